@@ -1,0 +1,74 @@
+"""The engine protocol: what any segmentation and tracking engine provides.
+
+The shape follows SAM 2's video predictor: an engine opens a *session* on one video;
+prompts condition an object on a frame; propagation walks the video from a start frame
+and yields every frame's masks as it goes. An engine knows nothing of widgets or tables.
+
+Conventions, for every method below:
+    points: (N, 2) float32 pixel coordinates (x, y) in the full-resolution frame
+    labels: (N,) int32, 1 = positive (on the object), 0 = negative (not on it)
+    box:    (4,) float32 (x0, y0, x1, y1), pixel coordinates
+    mask:   (H, W) bool
+    masks returned: {obj_id: (H, W) bool}, one entry per object the engine tracks there
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol, runtime_checkable
+
+import numpy as np
+
+FrameMasks = dict[int, np.ndarray]
+
+
+@runtime_checkable
+class EngineSession(Protocol):
+    """Per-video state of an engine."""
+
+    def add_prompt(
+        self,
+        frame: int,
+        obj_id: int,
+        *,
+        points: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        box: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> FrameMasks:
+        """Condition ``obj_id`` on ``frame`` and return that frame's masks.
+
+        The arguments are *all* the prompts of this object on this frame (the caller
+        accumulates clicks), replacing whatever the engine had for (frame, obj_id). A mask
+        prompt is taken as the object's exact mask. The returned dict holds at least
+        ``obj_id``.
+        """
+        ...
+
+    def propagate(self, start_frame: int, reverse: bool = False) -> Iterator[tuple[int, FrameMasks]]:
+        """Track every prompted object from ``start_frame`` to the end (or start, if reverse).
+
+        Yields ``(frame, masks)`` for ``start_frame`` first, then each following frame in
+        order. An object appears once tracking has reached a frame where it is known (a
+        prompt, or a mask from an earlier propagation); an empty mask means the object is
+        not visible there. Frames with a prompt use it.
+        """
+        ...
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object, its prompts and its tracked state."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every prompt and all tracked state."""
+        ...
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Opens sessions; holds whatever is shared between videos (a model, settings)."""
+
+    name: str
+
+    def init_session(self, video) -> EngineSession:
+        """A session on ``video`` (a :class:`vseg_widgets.video.Video`)."""
+        ...

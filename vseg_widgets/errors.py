@@ -1,0 +1,51 @@
+"""Exceptions raised by vseg_widgets.
+
+Every message names the problem and the fix. The classes subclass the builtin
+exception a caller would naturally catch (ValueError, KeyError, ...), so
+``except ValueError`` keeps working for code that does not know this module.
+"""
+
+from __future__ import annotations
+
+
+class VsegError(Exception):
+    """Base class of every error raised on purpose by vseg_widgets."""
+
+
+class VideoOpenError(VsegError, ValueError):
+    """A video source could not be opened: missing, unreadable, empty or inconsistent."""
+
+
+class VideoNotFoundError(VideoOpenError, FileNotFoundError):
+    """The path given to open_video does not exist."""
+
+
+class FrameFormatError(VsegError, ValueError):
+    """Frames have a dtype, channel count or size that cannot be used as RGB uint8."""
+
+
+class VideoDecodeError(VsegError, RuntimeError):
+    """A frame could not be decoded (truncated or corrupt file)."""
+
+
+class PromptError(VsegError, ValueError):
+    """A prompt (points, labels, box or mask) is malformed or lies outside the frame."""
+
+
+class FrameIndexError(VsegError, IndexError):
+    """A frame index outside 0..len(video)-1."""
+
+
+class UnknownObjectError(VsegError, KeyError):
+    """An object id that has no prompt and no mask."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MaskShapeError(VsegError, ValueError):
+    """A mask whose shape does not match the video's (H, W)."""
+
+
+class EngineError(VsegError, RuntimeError):
+    """The segmentation engine failed; the masks computed before the failure are kept."""

@@ -1,0 +1,453 @@
+"""The Segmenter: prompts + an engine session + the mask store, with propagation.
+
+``vw.Segmenter(video)`` is usable from plain Python; displayed in a notebook it is the
+interactive player (:mod:`vseg_widgets.widget`), which calls the same methods. Data flows
+one way: video -> engine session -> mask store -> (player, tables, exports).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from .engines import get_engine
+from .errors import EngineError, MaskShapeError, PromptError, UnknownObjectError
+from .masks import MaskStore, _bytes_rle, check_obj_id
+from .video import Video, open_video
+
+Direction = Literal["forward", "backward", "both"]
+Listener = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One user prompt. Coordinates are full-resolution pixels.
+
+    kind "points": ``points`` (N, 2) float32 (x, y) and ``labels`` (N,) int32 (1 positive,
+    0 negative); kind "box": ``box`` (4,) float32 (x0, y0, x1, y1); kind "mask": ``mask``
+    (H, W) bool.
+    """
+
+    frame: int
+    obj_id: int
+    kind: Literal["points", "box", "mask"]
+    points: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    box: np.ndarray | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PropagationReport:
+    """What one call of :meth:`Segmenter.propagate` did."""
+
+    frames: int
+    seconds: float
+    cancelled: bool = False
+
+    def __repr__(self) -> str:
+        rate = self.frames / self.seconds if self.seconds > 0 else float("nan")
+        state = "cancelled after" if self.cancelled else "propagated"
+        return f"<{state} {self.frames} frames in {self.seconds:.1f} s ({rate:.1f} frames/s)>"
+
+
+class Segmenter:
+    """Prompt objects on a video, propagate their masks, and read the results.
+
+    Args:
+        video: anything :func:`vseg_widgets.open_video` takes (path, folder, array, Video).
+        engine: "classic" (built-in, CPU, default), "sam2", or an Engine instance.
+
+    Attributes:
+        video: the :class:`Video`.
+        masks: the :class:`MaskStore` of every (frame, object) mask.
+        prompts: the prompts in the order they were given.
+    """
+
+    def __init__(self, video, engine="classic"):
+        self.video: Video = open_video(video)
+        self.engine = get_engine(engine)
+        self._session = self.engine.init_session(self.video)
+        self.masks = MaskStore.like(self.video)
+        self.prompts: list[Prompt] = []
+        self.ground_truth: MaskStore | None = None
+        self._source: dict[tuple[int, int], str] = {}  # (frame, obj) -> "prompt" | "propagated"
+        self._engine_ms: dict[int, float] = {}  # frame -> engine time of its last computation
+        self._listeners: list[Listener] = []
+        self._cancel = threading.Event()
+        self._lock = threading.RLock()  # one engine call at a time (player thread vs. caller)
+        self._busy = False
+        self._player = None
+
+    # -- prompts ----------------------------------------------------------------------
+    def add_points(self, frame: int, obj_id: int, points, labels=None) -> dict[int, np.ndarray]:
+        """Click points on ``frame`` for object ``obj_id``; returns the frame's masks.
+
+        Args:
+            points: [(x, y), ...] pixel coordinates, shape (N, 2).
+            labels: [1, 0, ...], 1 = on the object (default for every point), 0 = not on it.
+
+        Returns:
+            ``{obj_id: (H, W) bool}`` of that frame after the prompt.
+        """
+        frame, obj_id = self.video.check_index(frame), check_obj_id(obj_id)
+        pts = self._check_points(points)
+        if labels is None:
+            labels = np.ones(len(pts), np.int32)
+        lbl = np.asarray(labels)
+        if lbl.shape != (len(pts),):
+            raise PromptError(
+                f"{len(pts)} points but labels of shape {lbl.shape}: give one label per point "
+                "(1 = positive, 0 = negative)."
+            )
+        if not np.isin(lbl, (0, 1)).all():
+            raise PromptError(f"labels must be 1 (positive) or 0 (negative), got {sorted(set(lbl.tolist()))}.")
+        return self._add(Prompt(frame, obj_id, "points", points=pts, labels=lbl.astype(np.int32)))
+
+    def add_box(self, frame: int, obj_id: int, box) -> dict[int, np.ndarray]:
+        """Prompt object ``obj_id`` with a box (x0, y0, x1, y1) in pixels; returns the frame's masks."""
+        frame, obj_id = self.video.check_index(frame), check_obj_id(obj_id)
+        b = np.asarray(box, np.float32)
+        if b.shape != (4,) or not np.isfinite(b).all():
+            raise PromptError(f"box must be four numbers (x0, y0, x1, y1), got {box!r}.")
+        x0, y0, x1, y1 = b
+        if not (x1 > x0 and y1 > y0):
+            raise PromptError(f"box {tuple(b.tolist())} is empty: need x0 < x1 and y0 < y1.")
+        if x0 < 0 or y0 < 0 or x1 > self.video.width or y1 > self.video.height:
+            raise PromptError(
+                f"box {tuple(b.tolist())} reaches outside the {self.video.width}x{self.video.height} "
+                f"frame; clip it to 0 <= x <= {self.video.width}, 0 <= y <= {self.video.height}."
+            )
+        return self._add(Prompt(frame, obj_id, "box", box=b))
+
+    def add_mask(self, frame: int, obj_id: int, mask) -> dict[int, np.ndarray]:
+        """Give object ``obj_id``'s exact (H, W) bool mask on ``frame``; returns the frame's masks."""
+        frame, obj_id = self.video.check_index(frame), check_obj_id(obj_id)
+        return self._add(Prompt(frame, obj_id, "mask", mask=self.masks.check_mask(mask).copy()))
+
+    def _check_points(self, points) -> np.ndarray:
+        try:
+            pts = np.asarray(points, np.float32).reshape(-1, 2) if len(points) else None
+        except (TypeError, ValueError):
+            pts = None
+        if pts is None or not np.isfinite(pts).all():
+            raise PromptError(f"points must be a non-empty list of (x, y) pixel pairs, got {points!r}.")
+        outside = (pts[:, 0] < 0) | (pts[:, 0] >= self.video.width) | (pts[:, 1] < 0) | (pts[:, 1] >= self.video.height)
+        if outside.any():
+            raise PromptError(
+                f"point {tuple(pts[outside][0].tolist())} lies outside the {self.video.width}x"
+                f"{self.video.height} frame; x must be in [0, {self.video.width}) and y in "
+                f"[0, {self.video.height}) (pixels, x first)."
+            )
+        return pts
+
+    def _add(self, prompt: Prompt) -> dict[int, np.ndarray]:
+        with self._guard():
+            masks = self._condition(prompt.frame, prompt.obj_id, [*self.prompts, prompt])
+            self.prompts.append(prompt)
+        self._emit("prompts")
+        return masks
+
+    def _condition(self, frame: int, obj_id: int, prompts: list[Prompt]) -> dict[int, np.ndarray]:
+        """Send the engine everything prompted for (frame, obj_id) and store its answer."""
+        points, labels, box, mask = _merge([p for p in prompts if (p.frame, p.obj_id) == (frame, obj_id)])
+        start = time.perf_counter()
+        try:
+            masks = self._session.add_prompt(frame, obj_id, points=points, labels=labels, box=box, mask=mask)
+        except Exception as exc:
+            raise EngineError(f"engine {self.engine_name!r} failed on a prompt on frame {frame}: {exc!r}") from exc
+        self._engine_ms[frame] = 1000 * (time.perf_counter() - start)
+        self._store(frame, masks, prompted={obj_id})
+        return masks
+
+    def undo(self) -> Prompt | None:
+        """Take back the last prompt; returns it (None if there was none).
+
+        The engine is reset and given the remaining prompts again, so the prompted frame's
+        mask is as if the last prompt had never been given. Propagated masks are kept until
+        the next propagation.
+        """
+        with self._guard():
+            if not self.prompts:
+                return None
+            last = self.prompts.pop()
+            self._session.reset()
+            for frame, obj in dict.fromkeys((p.frame, p.obj_id) for p in self.prompts):
+                self._condition(frame, obj, self.prompts)
+            if not any((p.frame, p.obj_id) == (last.frame, last.obj_id) for p in self.prompts):
+                self.masks.discard(last.frame, last.obj_id)
+                self._source.pop((last.frame, last.obj_id), None)
+        self._emit("prompts")
+        self._emit("masks", frames=[last.frame])
+        return last
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object: its prompts and its masks on every frame."""
+        if obj_id not in self.obj_ids:
+            raise UnknownObjectError(f"no object {obj_id}; known objects: {self.obj_ids}.")
+        with self._guard():
+            self._session.remove_object(obj_id)
+            frames = self.masks.frames(obj_id)
+            self.masks.remove_object(obj_id)
+            self.prompts = [p for p in self.prompts if p.obj_id != obj_id]
+            self._source = {k: v for k, v in self._source.items() if k[1] != obj_id}
+        self._emit("prompts")
+        self._emit("masks", frames=frames)
+
+    def reset(self) -> None:
+        """Forget every prompt and mask."""
+        with self._guard():
+            self._session.reset()
+            self.prompts.clear()
+            self.masks.clear()
+            self._source.clear()
+            self._engine_ms.clear()
+        self._emit("prompts")
+        self._emit("masks", frames=None)
+
+    @property
+    def obj_ids(self) -> list[int]:
+        """Sorted ids of every object with a prompt or a mask."""
+        return sorted({p.obj_id for p in self.prompts} | set(self.masks.obj_ids))
+
+    @property
+    def prompted_frames(self) -> dict[int, list[int]]:
+        """{obj_id: sorted frames with a prompt for it}."""
+        out: dict[int, set[int]] = {}
+        for p in self.prompts:
+            out.setdefault(p.obj_id, set()).add(p.frame)
+        return {obj: sorted(frames) for obj, frames in sorted(out.items())}
+
+    # -- propagation ------------------------------------------------------------------
+    def propagate(self, direction: Direction = "both", start_frame: int | None = None, progress: bool = True) -> PropagationReport:
+        """Track the prompted objects through the video; blocks until done or cancelled.
+
+        Args:
+            direction: "forward", "backward" or "both". Forward starts at the earliest
+                prompted frame, backward at the latest; "both" runs forward, then backward
+                filling only what the forward pass did not reach.
+            start_frame: start both passes here instead (e.g. the frame just corrected).
+            progress: show a tqdm progress bar.
+
+        Prompted (frame, object) masks are never overwritten. Ctrl-C (KeyboardInterrupt)
+        or :meth:`cancel` stops it, keeping every frame done so far. An engine failure
+        raises EngineError, also keeping them.
+        """
+        if direction not in ("forward", "backward", "both"):
+            raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}.")
+        if not self.prompts:
+            raise PromptError("nothing to propagate: add a prompt first (add_points, add_box or add_mask).")
+        frames = sorted({p.frame for p in self.prompts})
+        if start_frame is not None:
+            start_frame = self.video.check_index(start_frame)
+        passes = []
+        if direction in ("forward", "both"):
+            passes.append((frames[0] if start_frame is None else start_frame, False))
+        if direction in ("backward", "both"):
+            passes.append((frames[-1] if start_frame is None else start_frame, True))
+        total = sum(s + 1 if rev else len(self.video) - s for s, rev in passes)
+
+        from tqdm.auto import tqdm
+
+        self._cancel.clear()
+        written: set[tuple[int, int]] = set()
+        done, started = 0, time.perf_counter()
+        bar = tqdm(total=total, desc="propagate", unit="frame", disable=not progress, leave=False)
+        with self._guard():
+            try:
+                for start, reverse in passes:
+                    generator = self._session.propagate(start, reverse=reverse)
+                    expected = start  # the frame the engine is working on
+                    try:
+                        while not self._cancel.is_set():
+                            tick = time.perf_counter()
+                            try:
+                                frame, masks = next(generator)
+                            except StopIteration:
+                                break
+                            except Exception as exc:
+                                raise EngineError(
+                                    f"engine {self.engine_name!r} failed while propagating "
+                                    f"{'backward' if reverse else 'forward'} at frame {expected}: {exc!r}. "
+                                    f"The {len(self.masks.frames())} frames with masks were kept; "
+                                    "fix the cause and propagate again."
+                                ) from exc
+                            self._engine_ms[frame] = 1000 * (time.perf_counter() - tick)
+                            expected = frame + (-1 if reverse else 1)
+                            if reverse and direction == "both":
+                                masks = {o: m for o, m in masks.items() if (frame, o) not in written}
+                            written |= {(frame, o) for o in masks}
+                            self._store(frame, masks)
+                            done += 1
+                            bar.update()
+                            self._emit("masks", frames=[frame])
+                            self._emit("progress", done=done, total=total)
+                    finally:
+                        generator.close()
+            except KeyboardInterrupt:
+                self._cancel.set()
+            finally:
+                bar.close()
+        report = PropagationReport(done, time.perf_counter() - started, self._cancel.is_set())
+        self._emit("progress", done=done, total=total, finished=True, cancelled=report.cancelled)
+        return report
+
+    def cancel(self) -> None:
+        """Stop a running propagation after the frame in progress; its frames are kept."""
+        self._cancel.set()
+
+    @property
+    def busy(self) -> bool:
+        """True while a prompt or a propagation is being computed."""
+        return self._busy
+
+    def _store(self, frame: int, masks: dict[int, np.ndarray], prompted: set[int] = frozenset()) -> None:
+        for obj, mask in masks.items():
+            if obj in prompted:
+                self._source[(frame, obj)] = "prompt"
+            elif self._source.get((frame, obj)) == "prompt":
+                continue  # a prompted mask stays exactly as prompted
+            else:
+                self._source[(frame, obj)] = "propagated"
+            self.masks.set(frame, obj, mask)
+
+    @contextmanager
+    def _guard(self):
+        with self._lock:
+            self._busy = True
+            try:
+                yield
+            finally:
+                self._busy = False
+
+    # -- results ----------------------------------------------------------------------
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per (frame, object) with a mask; columns:
+
+        ===========  =======  ===================================================
+        frame        int      frame index
+        time_s       float    frame / fps
+        obj_id       int      object id
+        area_px      int      mask area in pixels
+        area_frac    float    area_px / (H * W)
+        bbox         tuple    (x, y, w, h) in pixels, ints; None for an empty mask
+        centroid     tuple    (x, y) in pixels, floats; None for an empty mask
+        iou_prev     float    IoU with the object's mask on frame - 1 (1.0 when both
+                              are empty; NaN when frame - 1 has no mask for it)
+        source       str      "prompt" or "propagated"
+        engine_ms    float    engine time for that frame (all objects together)
+        ===========  =======  ===================================================
+
+        The column names are shared with :mod:`vseg_widgets.metrics` tables, so they merge
+        on (frame, obj_id).
+        """
+        rows = []
+        hw = self.video.height * self.video.width
+        for frame in self.masks.frames():
+            for obj in sorted(self._frame_objects(frame)):
+                rle = _bytes_rle(self.masks.rle(frame, obj))
+                area = int(mask_utils.area(rle))
+                bbox = centroid = None
+                if area:
+                    bbox = tuple(int(v) for v in mask_utils.toBbox(rle))
+                    ys, xs = np.nonzero(mask_utils.decode(rle))
+                    centroid = (float(xs.mean()), float(ys.mean()))
+                prev = self.masks.rle(frame - 1, obj) if frame > 0 else None
+                rows.append(
+                    {
+                        "frame": frame,
+                        "time_s": frame / self.video.fps,
+                        "obj_id": obj,
+                        "area_px": area,
+                        "area_frac": area / hw,
+                        "bbox": bbox,
+                        "centroid": centroid,
+                        "iou_prev": np.nan if prev is None else _rle_iou(rle, _bytes_rle(prev)),
+                        "source": self._source.get((frame, obj), "propagated"),
+                        "engine_ms": self._engine_ms.get(frame, np.nan),
+                    }
+                )
+        columns = ["frame", "time_s", "obj_id", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _frame_objects(self, frame: int) -> list[int]:
+        return [obj for obj in self.masks.obj_ids if (frame, obj) in self.masks]
+
+    def set_ground_truth(self, gt: MaskStore | None) -> None:
+        """Attach ground-truth masks (same video size) for evaluation in the player and tables."""
+        if gt is not None and (gt.num_frames, gt.height, gt.width) != (len(self.video), self.video.height, self.video.width):
+            raise MaskShapeError(
+                f"ground truth is {gt.num_frames} frames of {gt.width}x{gt.height} but the video is "
+                f"{len(self.video)} frames of {self.video.width}x{self.video.height}."
+            )
+        self.ground_truth = gt
+        self._emit("ground_truth")
+
+    @property
+    def engine_name(self) -> str:
+        return getattr(self.engine, "name", type(self.engine).__name__)
+
+    # -- the player -------------------------------------------------------------------
+    @property
+    def player(self):
+        """The interactive player widget of this Segmenter (created on first use)."""
+        if self._player is None:
+            from .widget import Player  # anywidget is imported only when a player is wanted
+
+            self._player = Player(self)
+        return self._player
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.player._repr_mimebundle_(**kwargs)
+
+    # -- observers (the player subscribes here) -----------------------------------------
+    def observe(self, callback: Listener) -> None:
+        """Call ``callback(event, **payload)`` on "prompts", "masks", "progress" and "ground_truth"."""
+        self._listeners.append(callback)
+
+    def unobserve(self, callback: Listener) -> None:
+        self._listeners.remove(callback)
+
+    def _emit(self, event: str, **payload) -> None:
+        for callback in list(self._listeners):
+            callback(event, **payload)
+
+    def __repr__(self) -> str:
+        return (
+            f"Segmenter({self.video!r}, engine={self.engine_name!r}, objects={self.obj_ids}, "
+            f"{len(self.prompts)} prompts, {len(self.masks.frames())} frames with masks)"
+        )
+
+
+def _merge(prompts: list[Prompt]):
+    """Fold one (frame, object)'s prompts into the engine's (points, labels, box, mask).
+
+    A mask prompt starts afresh (it replaces earlier clicks and boxes); later clicks add
+    to it; the latest box wins.
+    """
+    points, labels, box, mask = [], [], None, None
+    for p in prompts:
+        if p.kind == "mask":
+            points, labels, box, mask = [], [], None, p.mask
+        elif p.kind == "box":
+            box = p.box
+        else:
+            points.append(p.points)
+            labels.append(p.labels)
+    if points:
+        return np.concatenate(points), np.concatenate(labels), box, mask
+    return None, None, box, mask
+
+
+def _rle_iou(a: dict, b: dict) -> float:
+    area_a, area_b = mask_utils.area(a), mask_utils.area(b)
+    if area_a == 0 and area_b == 0:
+        return 1.0
+    return float(mask_utils.iou([a], [b], [0])[0, 0])
