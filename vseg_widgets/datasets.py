@@ -141,8 +141,9 @@ def _path(obj: int, s: float, width: int, height: int, occlusion: bool, exit_and
         return width * (0.28 + 0.1 * s), height * (0.5 + 0.06 * np.sin(2 * np.pi * s))
     if obj == 2:
         keys_s = [0.0, 0.3, 0.45, 0.7, 1.0]
-        keys_x = [0.78, 1.35 if exit_and_return else 0.85, 0.8, 0.33 if occlusion else 0.62, 0.12 if occlusion else 0.7]
-        keys_y = [0.5, 0.5, 0.52, 0.52, 0.58]
+        # At s = 0.7 object 2 sits exactly on object 1, hiding it completely.
+        keys_x = [0.78, 1.4 if exit_and_return else 0.85, 0.8, 0.35 if occlusion else 0.62, 0.1 if occlusion else 0.7]
+        keys_y = [0.5, 0.5, 0.5, 0.443, 0.6]
         return width * np.interp(s, keys_s, keys_x), height * np.interp(s, keys_s, keys_y)
     lane = (obj - 3) / 4
     return width * (0.1 + 0.8 * ((s + lane) % 1.0)), height * (0.14 + 0.1 * lane)
@@ -153,5 +154,5 @@ def _shape(obj: int, xx, yy, cx: float, cy: float, unit: int) -> np.ndarray:
     if obj == 1:
         return ((xx - cx) / (0.2 * unit)) ** 2 + ((yy - cy) / (0.28 * unit)) ** 2 <= 1
     if obj == 2:  # a rounded rectangle: a superellipse
-        return np.abs((xx - cx) / (0.17 * unit)) ** 4 + np.abs((yy - cy) / (0.13 * unit)) ** 4 <= 1
+        return np.abs((xx - cx) / (0.21 * unit)) ** 4 + np.abs((yy - cy) / (0.3 * unit)) ** 4 <= 1
     return (xx - cx) ** 2 + (yy - cy) ** 2 <= (0.08 * unit) ** 2
