@@ -128,7 +128,8 @@ def _texture(rng, height: int, width: int, base, amplitude: float = 60) -> np.nd
     coarse = rng.uniform(0, 1, (max(2, height // 24), max(2, width // 24), 3)).astype(np.float32)
     smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     grain = rng.normal(0, 0.08, (height, width, 3)).astype(np.float32)
-    if base is None:
+    if base is None:  # a muted, natural-looking backdrop: half colour, half its own grey
+        smooth = 0.5 * smooth + 0.5 * smooth.mean(axis=2, keepdims=True)
         image = 40 + 170 * smooth + 255 * grain
     else:
         image = np.asarray(base, np.float32) + amplitude * (smooth - 0.5) + 120 * grain
