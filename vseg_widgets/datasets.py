@@ -93,7 +93,10 @@ def synthetic(
     if not 1 <= num_objects <= len(OBJECT_COLOURS):
         raise ValueError(f"num_objects must be in 1..{len(OBJECT_COLOURS)}.")
     rng = np.random.default_rng(seed)
-    backgrounds = [_texture(rng, height * 2, width * 2, base=None), _texture(rng, height * 2, width * 2, base=None)]
+    backgrounds = [  # the second shot (after scene_cut) is a greener, darker place
+        _texture(rng, height * 2, width * 2, base=None),
+        _texture(rng, height * 2, width * 2, base=(80, 120, 70), amplitude=110),
+    ]
     skins = [_texture(rng, height, width, base=c, amplitude=40) for c in OBJECT_COLOURS[:num_objects]]
     yy, xx = np.mgrid[0:height, 0:width]
     frames = np.empty((num_frames, height, width, 3), np.uint8)
@@ -127,7 +130,7 @@ def _texture(rng, height: int, width: int, base, amplitude: float = 60) -> np.nd
     """(H, W, 3) uint8: smooth random colour blobs plus fine grain, around ``base`` if given."""
     coarse = rng.uniform(0, 1, (max(2, height // 24), max(2, width // 24), 3)).astype(np.float32)
     smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    grain = rng.normal(0, 0.08, (height, width, 3)).astype(np.float32)
+    grain = rng.normal(0, 0.025, (height, width, 3)).astype(np.float32)  # sensor-like noise, small
     if base is None:  # a muted, natural-looking backdrop: half colour, half its own grey
         smooth = 0.5 * smooth + 0.5 * smooth.mean(axis=2, keepdims=True)
         image = 40 + 170 * smooth + 255 * grain
