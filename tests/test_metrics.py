@@ -1,0 +1,283 @@
+"""vw.metrics: DAVIS J/F against the official test vectors, statistics, tables, temporal measures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vseg_widgets as vw
+from vseg_widgets.errors import MaskShapeError
+from vseg_widgets.masks import MaskStore
+
+metrics = vw.metrics
+
+
+# -- fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reference(davis_root) -> Path:
+    """../shared/reference/davis-metrics, next to the DAVIS data; skips when absent."""
+    folder = davis_root.parents[1] / "reference" / "davis-metrics"
+    if not (folder / "expected.json").is_file():
+        if os.environ.get("VSEG_REQUIRE_DAVIS"):
+            pytest.fail(f"VSEG_REQUIRE_DAVIS is set but {folder}/expected.json is missing.")
+        pytest.skip(f"DAVIS metric test vectors not found at {folder}.")
+    return folder
+
+
+def _reference_masks(reference: Path, davis_root: Path, seq: str, frames: int):
+    """(pred, gt) lists of (H, W) bool: the test-vector predictions and the DAVIS annotations."""
+    pred = [np.asarray(Image.open(reference / seq / f"{i:05d}.png")) == 1 for i in range(frames)]
+    gt = [np.asarray(Image.open(davis_root / "Annotations/480p" / seq / f"{i:05d}.png")) == 255 for i in range(frames)]
+    return pred, gt
+
+
+def _store(masks_by_obj: dict[int, list[np.ndarray]]) -> MaskStore:
+    first = next(iter(masks_by_obj.values()))
+    store = MaskStore(len(first), *first[0].shape)
+    for obj, masks in masks_by_obj.items():
+        for frame, mask in enumerate(masks):
+            store.set(frame, obj, mask)
+    return store
+
+
+def _disk_mask(h, w, cy, cx, r):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
+
+
+# -- DAVIS J and F: the official test vectors ------------------------------------------------
+@pytest.mark.davis
+def test_per_frame_j_and_f_match_official_vectors(reference, davis_root):
+    expected = json.loads((reference / "expected.json").read_text())["sequences"]
+    for seq, exp in expected.items():
+        pred, gt = _reference_masks(reference, davis_root, seq, exp["frames"])
+        j = [metrics.jaccard(p, g) for p, g in zip(pred, gt)]
+        f = [metrics.f_boundary(p, g) for p, g in zip(pred, gt)]
+        np.testing.assert_allclose(j, exp["J_per_frame"], rtol=0, atol=1e-9, err_msg=f"{seq} J")
+        np.testing.assert_allclose(f, exp["F_per_frame"], rtol=0, atol=1e-9, err_msg=f"{seq} F")
+
+
+@pytest.mark.davis
+def test_sequence_statistics_match_official_vectors(reference):
+    expected = json.loads((reference / "expected.json").read_text())["sequences"]
+    for seq, exp in expected.items():
+        for measure in ("J", "F"):
+            stats = metrics.statistics(np.asarray(exp[f"{measure}_per_frame"])[1:-1])
+            for key in ("mean", "recall", "decay"):
+                assert stats[key] == pytest.approx(exp[measure][key], abs=1e-9), (seq, measure, key)
+
+
+@pytest.mark.davis
+def test_reference_edge_cases_empty_and_full_predictions(reference, davis_root):
+    """drift-chicane frames 10-14 are empty predictions, frame 20 is all foreground."""
+    pred, gt = _reference_masks(reference, davis_root, "drift-chicane", 21)
+    for i in range(10, 15):
+        assert not pred[i].any() and gt[i].any()
+        assert metrics.jaccard(pred[i], gt[i]) == 0.0
+        assert metrics.f_boundary(pred[i], gt[i]) == 0.0
+    assert pred[20].all()
+    # an all-foreground mask has no boundary in the DAVIS convention, so F is 0
+    assert not metrics.boundary_map(pred[20]).any()
+    assert metrics.f_boundary(pred[20], gt[20]) == 0.0
+    assert metrics.jaccard(pred[20], gt[20]) == pytest.approx(gt[20].sum() / gt[20].size)
+
+
+# -- J and F on small hand-made masks ---------------------------------------------------------
+def test_jaccard_counts_and_conventions():
+    a = np.zeros((10, 10), bool)
+    b = np.zeros((10, 10), bool)
+    assert metrics.jaccard(a, b) == 1.0  # both empty
+    a[2:6, 2:6] = True  # 16 px
+    assert metrics.jaccard(a, b) == 0.0
+    b[4:8, 4:8] = True  # 16 px, overlap 2x2 = 4
+    assert metrics.jaccard(a, b) == 4 / 28
+    assert metrics.jaccard(a.astype(np.uint8), b.astype(float)) == 4 / 28  # 0/1 arrays are fine
+
+
+def test_jaccard_and_f_exclude_void_pixels():
+    a = np.zeros((20, 20), bool)
+    a[2:10, 2:10] = True
+    b = a.copy()
+    b[2:10, 10:14] = True  # gt is wider; the extra strip is void
+    void = np.zeros_like(a)
+    void[:, 10:] = True
+    assert metrics.jaccard(a, b) == 64 / 96
+    assert metrics.jaccard(a, b, void) == 1.0
+    assert metrics.f_boundary(a, b) < 1.0
+    assert metrics.f_boundary(a, b, void) == 1.0
+
+
+def test_f_boundary_tolerance_is_ceil_of_diagonal_fraction():
+    h, w = 480, 854
+    assert metrics.tolerance_px((h, w)) == int(np.ceil(0.008 * np.hypot(h, w))) == 8
+    gt = _disk_mask(h, w, 240, 400, 100)
+    # a shift within the tolerance keeps every boundary pixel matched; beyond it, not
+    assert metrics.f_boundary(np.roll(gt, 8, axis=1), gt) == 1.0
+    assert metrics.f_boundary(np.roll(gt, 9, axis=1), gt) < 1.0
+    assert metrics.f_boundary(np.roll(gt, 9, axis=1), gt, bound_th=9) == 1.0
+
+
+def test_f_boundary_empty_boundary_conventions():
+    empty = np.zeros((30, 40), bool)
+    blob = np.zeros((30, 40), bool)
+    blob[5:15, 5:20] = True
+    assert metrics.f_boundary(empty, empty) == 1.0
+    assert metrics.f_boundary(empty, blob) == 0.0
+    assert metrics.f_boundary(blob, empty) == 0.0
+    assert metrics.f_boundary(blob, blob) == 1.0
+    full = np.ones((30, 40), bool)
+    assert metrics.f_boundary(full, empty) == 1.0  # neither has a boundary
+
+
+def test_f_boundary_window_equals_whole_frame_computation():
+    """The windowed F equals a direct whole-frame computation, masks touching the edges included."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for trial in range(25):
+        h, w = rng.integers(20, 90, size=2)
+        pred = cv2.resize((rng.random((6, 6)) > 0.6).astype(np.uint8), (int(w), int(h)), interpolation=cv2.INTER_NEAREST) > 0
+        gt = cv2.resize((rng.random((6, 6)) > 0.6).astype(np.uint8), (int(w), int(h)), interpolation=cv2.INTER_NEAREST) > 0
+        r = metrics.tolerance_px((h, w))
+        pb, gb = metrics.boundary_map(pred), metrics.boundary_map(gt)
+        kernel = metrics.disk(r)
+        pd_, gd = cv2.dilate(pb.astype(np.uint8), kernel) > 0, cv2.dilate(gb.astype(np.uint8), kernel) > 0
+        if pb.sum() == 0 or gb.sum() == 0:
+            expected = 1.0 if pb.sum() == gb.sum() else 0.0
+        else:
+            p, rc = (pb & gd).sum() / pb.sum(), (gb & pd_).sum() / gb.sum()
+            expected = 0.0 if p + rc == 0 else 2 * p * rc / (p + rc)
+        assert metrics.f_boundary(pred, gt) == pytest.approx(expected, abs=1e-12), trial
+
+
+def test_boundary_map_follows_seg2bmap_convention():
+    m = np.zeros((6, 7), bool)
+    m[2:4, 2:5] = True
+    b = metrics.boundary_map(m)
+    # pixels differing from a right/lower/lower-right neighbour: the box shifted half a pixel up-left
+    expected = np.zeros_like(m)
+    expected[1:4, 1:5] = True
+    expected[2:3, 2:4] = False  # interior of the box (all neighbours inside)
+    np.testing.assert_array_equal(b, expected)
+    last = np.zeros((4, 4), bool)
+    last[3, 2:] = True  # on the last row only the right neighbour counts
+    assert metrics.boundary_map(last)[3].tolist() == [False, True, False, False]
+
+
+def test_disk_is_the_euclidean_disk():
+    for r in (1, 2, 8):
+        d = metrics.disk(r)
+        assert d.shape == (2 * r + 1, 2 * r + 1) and d.dtype == np.uint8
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        np.testing.assert_array_equal(d, (xx**2 + yy**2 <= r * r).astype(np.uint8))
+    assert metrics.disk(1).tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+
+
+@pytest.mark.parametrize("fn", [metrics.jaccard, metrics.f_boundary])
+def test_element_functions_refuse_bad_masks(fn):
+    ok = np.zeros((8, 8), bool)
+    with pytest.raises(MaskShapeError, match="shape"):
+        fn(np.zeros((8, 9), bool), ok)
+    with pytest.raises(MaskShapeError, match="not binary"):
+        fn(np.full((8, 8), 255, np.uint8), ok)
+    with pytest.raises(MaskShapeError, match="not binary"):
+        fn(np.full((8, 8), np.nan), ok)
+    with pytest.raises(MaskShapeError, match="2-D"):
+        fn(np.zeros((2, 8, 8), bool), np.zeros((2, 8, 8), bool))
+    with pytest.raises(MaskShapeError, match="void"):
+        fn(ok, ok, np.zeros((4, 4), bool))
+
+
+# -- statistics -----------------------------------------------------------------------------
+def test_statistics_mean_recall_decay():
+    x = np.array([1.0, 1.0, 0.4, 0.2, 0.0])
+    s = metrics.statistics(x)
+    assert s["mean"] == pytest.approx(0.52)
+    assert s["recall"] == pytest.approx(2 / 5)
+    # N=5: edges round(linspace(1, 5, 5)) - 1 = [0, 1, 2, 3, 4]; first bin x[0:2], last x[3:5]
+    assert s["decay"] == pytest.approx(1.0 - 0.1)
+
+
+def test_statistics_decay_past_256_frames_does_not_wrap():
+    """The official code casts bin edges to uint8; at 300 frames the last bin would wrap."""
+    x = np.linspace(1.0, 0.0, 300)
+    edges = (np.round(np.linspace(1, 300, 5) + 1e-10) - 1).astype(int)
+    first, last = x[edges[0] : edges[1] + 1], x[edges[3] : edges[4] + 1]
+    assert metrics.statistics(x)["decay"] == pytest.approx(first.mean() - last.mean())
+    assert metrics.statistics(x)["decay"] > 0.7  # a steady decline from 1 to 0
+    wrapped = edges.astype(np.uint8)
+    assert wrapped[4] != edges[4]  # the official overflow this avoids
+
+
+def test_statistics_nan_and_empty():
+    s = metrics.statistics([np.nan, 0.9, 0.1, np.nan])
+    assert s["mean"] == pytest.approx(0.5) and s["recall"] == pytest.approx(0.5)
+    assert all(np.isnan(v) for v in metrics.statistics([]).values())
+    assert all(np.isnan(v) for v in metrics.statistics([np.nan, np.nan]).values())
+
+
+# -- timeline scores (the player's timeline) ---------------------------------------------------
+def test_timeline_scores_with_ground_truth_equal_per_frame_jaccard(synthetic_video):
+    _, gt = synthetic_video
+    pred = gt.copy()
+    for frame in range(0, gt.num_frames, 5):
+        pred.set(frame, 1, np.roll(gt.get(frame, 1), 6, axis=1))
+    pred.discard(7, 2)  # no mask for object 2 on frame 7
+    scores = metrics.timeline_scores(pred, gt)
+    assert sorted(scores) == [1, 2]
+    for obj, arr in scores.items():
+        assert arr.dtype == np.float64 and arr.shape == (gt.num_frames,)
+        for frame in range(gt.num_frames):
+            if (frame, obj) not in pred:
+                assert np.isnan(arr[frame])
+            else:
+                assert arr[frame] == metrics.jaccard(pred.get(frame, obj), gt.get(frame, obj))
+    assert np.isnan(scores[2][7])
+    assert scores[1][5] < 1.0 and scores[1][6] == 1.0
+
+
+def test_timeline_scores_without_gt_is_iou_with_previous_frame(synthetic_video):
+    _, gt = synthetic_video
+    pred = gt.copy()
+    pred.discard(10, 1)
+    scores = metrics.timeline_scores(pred)
+    s = scores[1]
+    assert np.isnan(s[0]) and np.isnan(s[10]) and np.isnan(s[11])  # no previous / no mask
+    for frame in (1, 5, 12, 30):
+        assert s[frame] == metrics.jaccard(gt.get(frame, 1), gt.get(frame - 1, 1))
+    # object 2 leaves the frame: both masks empty -> 1.0, as in Segmenter.to_dataframe's iou_prev
+    empty_frames = [f for f in range(1, gt.num_frames) if gt.area(f, 2) == 0 and gt.area(f - 1, 2) == 0]
+    assert empty_frames and all(scores[2][f] == 1.0 for f in empty_frames)
+
+
+def test_timeline_scores_void_and_unannotated_frames():
+    gt = MaskStore(3, 10, 10)
+    pred = MaskStore(3, 10, 10)
+    a = np.zeros((10, 10), bool)
+    a[:, :6] = True
+    b = np.zeros((10, 10), bool)
+    b[:, :4] = True
+    void = np.zeros((10, 10), bool)
+    void[:, 4:] = True
+    gt.set(0, 1, b)
+    gt.set_void(0, void)
+    gt.set(1, 1, b)
+    for f in range(3):
+        pred.set(f, 1, a)
+    s = metrics.timeline_scores(pred, gt)[1]
+    assert s[0] == 1.0  # the disagreement lies in the void
+    assert s[1] == pytest.approx(4 / 6)
+    assert np.isnan(s[2])  # frame 2 has no ground truth at all
+
+
+def test_timeline_scores_bad_input():
+    assert metrics.timeline_scores(MaskStore(4, 8, 8)) == {}
+    with pytest.raises(MaskShapeError, match="same video"):
+        metrics.timeline_scores(MaskStore(4, 8, 8), MaskStore(5, 8, 8))
+    with pytest.raises(TypeError, match="MaskStore"):
+        metrics.timeline_scores({0: {}})
