@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import datasets, engines, errors
+from . import datasets, engines, errors, palette
 from .masks import MaskStore
 from .session import PropagationReport, Prompt, Segmenter
 from .video import Video, open_video
@@ -38,5 +38,6 @@ __all__ = [
     "engines",
     "errors",
     "open_video",
+    "palette",
     *_LAZY,
 ]
