@@ -73,6 +73,22 @@ def test_sequence_statistics_match_official_vectors(reference):
 
 
 @pytest.mark.davis
+def test_evaluate_matches_official_vectors(reference, davis_root):
+    expected = json.loads((reference / "expected.json").read_text())["sequences"]
+    for seq, exp in expected.items():
+        pred, gt = _reference_masks(reference, davis_root, seq, exp["frames"])
+        result = metrics.evaluate(_store({1: pred}), _store({1: gt}))
+        assert result.frames["frame"].tolist() == list(range(1, exp["frames"] - 1))
+        np.testing.assert_allclose(result.frames["J"], exp["J_per_frame"][1:-1], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(result.frames["F"], exp["F_per_frame"][1:-1], rtol=0, atol=1e-9)
+        row = result.objects.set_index("obj_id").loc[1]
+        for measure in ("J", "F"):
+            for key in ("mean", "recall", "decay"):
+                assert row[f"{measure}_{key}"] == pytest.approx(exp[measure][key], abs=1e-9), (seq, measure, key)
+        assert result.summary["JF_mean"] == pytest.approx(exp["JF_mean"], abs=1e-9)
+
+
+@pytest.mark.davis
 def test_reference_edge_cases_empty_and_full_predictions(reference, davis_root):
     """drift-chicane frames 10-14 are empty predictions, frame 20 is all foreground."""
     pred, gt = _reference_masks(reference, davis_root, "drift-chicane", 21)
@@ -281,3 +297,115 @@ def test_timeline_scores_bad_input():
         metrics.timeline_scores(MaskStore(4, 8, 8), MaskStore(5, 8, 8))
     with pytest.raises(TypeError, match="MaskStore"):
         metrics.timeline_scores({0: {}})
+
+
+# -- evaluate -------------------------------------------------------------------------------
+def _perturbed(gt: MaskStore, shift: int = 6, every: int = 1) -> MaskStore:
+    """A copy of ``gt`` with object 1 shifted right by ``shift`` px on every ``every``-th frame."""
+    pred = gt.copy()
+    for frame in range(0, gt.num_frames, every):
+        pred.set(frame, 1, np.roll(gt.get(frame, 1), shift, axis=1))
+    return pred
+
+
+def test_evaluate_tables_multi_object(synthetic_video):
+    _, gt = synthetic_video
+    pred = _perturbed(gt, every=3)
+    result = metrics.evaluate(pred, gt)
+    t = result.frames
+    assert list(t.columns) == ["frame", "obj_id", "J", "F", "JF", "J_drop", "gt_area_px"]
+    assert sorted(t["obj_id"].unique()) == [1, 2]
+    assert t["frame"].min() == 1 and t["frame"].max() == gt.num_frames - 2  # DAVIS: no first/last
+    assert len(t) == 2 * (gt.num_frames - 2)
+    # every row is the element functions' value for that (frame, object)
+    for row in t.sample(12, random_state=0).itertuples():
+        p, g = pred.get(row.frame, row.obj_id), gt.get(row.frame, row.obj_id)
+        assert row.J == metrics.jaccard(p, g)
+        assert row.F == metrics.f_boundary(p, g)
+        assert row.JF == (row.J + row.F) / 2
+        assert row.gt_area_px == g.sum()
+    obj2 = t[t.obj_id == 2]
+    assert (obj2["J"] == 1.0).all() and (obj2["F"] == 1.0).all()  # object 2 untouched
+    obj1 = t[t.obj_id == 1].set_index("frame")
+    assert (obj1.loc[[3, 6, 9], "J"] < 1).all() and (obj1.loc[[4, 5, 7], "J"] == 1).all()
+    assert obj1.loc[3, "J_drop"] == pytest.approx(1 - obj1.loc[3, "J"])
+    assert obj1.loc[4, "J_drop"] == pytest.approx(obj1.loc[3, "J"] - 1)
+    assert np.isnan(obj1.loc[1, "J_drop"])
+    # per-object and overall statistics
+    objs = result.objects.set_index("obj_id")
+    for measure in ("J", "F"):
+        stats = metrics.statistics(obj1[measure].to_numpy())
+        for key, value in stats.items():
+            assert objs.loc[1, f"{measure}_{key}"] == pytest.approx(value)
+    assert objs.loc[2, "JF_mean"] == 1.0 and objs.loc[1, "JF_mean"] < 1.0
+    assert result.summary["J_mean"] == pytest.approx(objs["J_mean"].mean())
+    assert result.summary["JF_mean"] == pytest.approx((objs["J_mean"].mean() + objs["F_mean"].mean()) / 2)
+    assert result.summary["objects"] == 2 and result.summary["frames"] == gt.num_frames - 2
+    assert "J&F" in repr(result) and "<table" in result._repr_html_()
+
+
+def test_evaluate_first_last_switch_fps_and_sequence(synthetic_video):
+    _, gt = synthetic_video
+    pred = _perturbed(gt, every=1)
+    result = metrics.evaluate(pred, gt, first_last=True, fps=12.0, sequence="synth")
+    t = result.frames
+    assert t["frame"].min() == 0 and t["frame"].max() == gt.num_frames - 1
+    assert list(t.columns[:4]) == ["sequence", "frame", "time_s", "obj_id"]
+    np.testing.assert_array_equal(t["time_s"], t["frame"] / 12.0)
+    assert (t["sequence"] == "synth").all() and (result.objects["sequence"] == "synth").all()
+    assert result.summary["sequence"] == "synth"
+    with pytest.raises(ValueError, match="fps"):
+        metrics.evaluate(pred, gt, fps=0)
+
+
+def test_evaluate_missing_prediction_counts_as_empty(synthetic_video):
+    _, gt = synthetic_video
+    pred = gt.copy()
+    pred.discard(5, 1)  # no mask for object 1 on frame 5
+    row = metrics.evaluate(pred, gt).frames.query("frame == 5 and obj_id == 1").iloc[0]
+    assert row.J == 0.0 and row.F == 0.0 and row.gt_area_px > 0
+
+
+def test_evaluate_takes_a_segmenter_and_merges_with_its_table(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seg.propagate(progress=False)
+    with pytest.raises(ValueError, match="ground truth"):
+        metrics.evaluate(seg)
+    seg.set_ground_truth(gt)
+    result = metrics.evaluate(seg)  # masks, fps and ground truth from the Segmenter
+    np.testing.assert_array_equal(result.frames["time_s"], result.frames["frame"] / video.fps)
+    table = seg.to_dataframe()
+    merged = table.merge(result.frames, on=["frame", "time_s", "obj_id"])
+    assert len(merged) == len(result.frames)
+    assert not [c for c in merged.columns if c.endswith(("_x", "_y"))]
+    # a MaskStore without fps gives a table without time_s, merging on (frame, obj_id)
+    plain = metrics.evaluate(seg.masks, gt).frames
+    assert "time_s" not in plain.columns
+    merged = table.merge(plain, on=["frame", "obj_id"])
+    assert len(merged) == len(plain) and not [c for c in merged.columns if c.endswith(("_x", "_y"))]
+
+
+def test_evaluate_bad_input(synthetic_video):
+    _, gt = synthetic_video
+    with pytest.raises(MaskShapeError, match="same video"):
+        metrics.evaluate(MaskStore(gt.num_frames - 1, gt.height, gt.width), gt)
+    with pytest.raises(MaskShapeError, match="same video"):
+        metrics.evaluate(MaskStore(gt.num_frames, gt.height, gt.width + 1), gt)
+    with pytest.raises(ValueError, match="predicted mask store is empty"):
+        metrics.evaluate(MaskStore(gt.num_frames, gt.height, gt.width), gt)
+    with pytest.raises(ValueError, match="ground-truth mask store is empty"):
+        metrics.evaluate(gt, MaskStore(gt.num_frames, gt.height, gt.width))
+    with pytest.raises(TypeError, match="MaskStore"):
+        metrics.evaluate(gt.to_numpy(1), gt)
+    first_only = MaskStore(gt.num_frames, gt.height, gt.width)
+    first_only.set(0, 1, gt.get(0, 1))
+    with pytest.raises(ValueError, match="first_last=True"):
+        metrics.evaluate(gt, first_only)
+    extra = gt.copy()
+    extra.set(3, 7, gt.get(3, 1))
+    with pytest.warns(UserWarning, match=r"\[7\] have no ground truth"):
+        result = metrics.evaluate(extra, gt)
+    assert 7 not in result.frames["obj_id"].values

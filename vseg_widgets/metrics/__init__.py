@@ -13,9 +13,11 @@ On mask stores:
 from __future__ import annotations
 
 from .davis import boundary_map, disk, f_boundary, jaccard, statistics, tolerance_px
-from .scores import timeline_scores
+from .scores import Evaluation, evaluate, timeline_scores
 
 __all__ = [
+    "Evaluation",
+    "evaluate",
     "boundary_map",
     "disk",
     "f_boundary",
