@@ -1,0 +1,750 @@
+// The player view: canvas with frame + mask overlay + prompts, transport controls, object
+// list, propagation controls, timeline strip and status line. One instance per rendered view.
+//
+// Durable state (frame, objects, prompts, settings, progress, timeline) comes from synced
+// traits; frames (JPEG) and masks ("runs-v1") arrive as custom messages with binary buffers.
+// Python validates everything we send; its "error" events land in the status line.
+
+import { LruCache, framesToFetch } from "./cache";
+import { decodeRuns, fillRuns, labelRuns, paintContours, rgba32, runsTotal } from "./codec";
+import { boxFromCorners, clampToFrame, clientToFrame, frameScale, type Point } from "./coords";
+import { frameAtX, layoutTimeline, timelineHeight, type TimelineData } from "./timeline";
+
+// The subset of the anywidget model API used here.
+export interface Model {
+  get(name: string): any;
+  set(name: string, value: unknown): void;
+  save_changes(): void;
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event: string, cb?: (...args: any[]) => void): void;
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+}
+
+interface ObjectInfo {
+  id: number;
+  color: string;
+  visible: boolean;
+}
+
+interface PromptInfo {
+  frame: number;
+  obj_id: number;
+  kind: "points" | "box" | "mask";
+  points?: [number, number][];
+  labels?: number[];
+  box?: [number, number, number, number];
+}
+
+/** Figures the browser test and the benchmark read from the root element (`el.vsegDebug`). */
+export interface Debug {
+  draws: number;
+  overlayPixels: number; // overlay pixels painted in the last draw
+  drawMs: number[]; // time of each draw while playing
+  playTimes: number[]; // performance.now() of each frame shown while playing
+  clickLatencies: number[]; // pointer up -> the new mask drawn, ms
+  frameBytes: number[];
+  maskBytes: number[];
+  errors: string[];
+}
+
+const SYNC_INTERVAL_MS = 200; // frame trait updates while playing or scrubbing
+const MAX_REQUEST = 16; // frames per request message
+const HINT = "Click: positive point · shift/right-click: negative · drag: box · space: play · p: propagate";
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  children: (Node | string)[] = [],
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function bytesOf(buf: ArrayBuffer | DataView | Uint8Array): Uint8Array {
+  if (buf instanceof Uint8Array) return buf;
+  if (buf instanceof DataView) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return new Uint8Array(buf);
+}
+
+export class PlayerView {
+  readonly root: HTMLDivElement;
+  readonly debug: Debug = {
+    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], errors: [],
+  };
+  private W: number;
+  private H: number;
+  private n: number;
+  private cur: number;
+  private canvas: HTMLCanvasElement;
+  private ctx: CanvasRenderingContext2D;
+  private overlay: HTMLCanvasElement;
+  private octx: CanvasRenderingContext2D;
+  private pixels: ImageData;
+  private pix32: Uint32Array;
+  private labels: Uint8Array;
+  private overlayKey = "";
+  private frames: LruCache<number, ImageBitmap>;
+  private pendingFrames = new Set<number>();
+  private masks = new Map<number, Map<number, Uint32Array>>();
+  private pendingMasks = new Set<number>();
+  private maskVersion = 0;
+  private playing = false;
+  private nextDue = 0;
+  private raf = 0;
+  private lastSync = 0;
+  private syncTimer: ReturnType<typeof setTimeout> | null = null;
+  private drag: { start: Point; end: Point; x: number; y: number; negative: boolean; moved: boolean } | null = null;
+  private pendingClick: { t0: number; frame: number; version: number } | null = null;
+  private error: { text: string; until: number } | null = null;
+  private ui: Record<string, HTMLElement> = {};
+  private timeline: HTMLCanvasElement;
+  private timelineBase: HTMLCanvasElement | null = null;
+  private resize: ResizeObserver | null = null;
+  private listeners: [string, (...a: any[]) => void][] = [];
+
+  constructor(private model: Model, el: HTMLElement) {
+    this.W = model.get("width");
+    this.H = model.get("height");
+    this.n = model.get("num_frames");
+    this.cur = model.get("frame");
+    this.frames = new LruCache((model.get("cache_mb") ?? 256) * 2 ** 20, (b) => b.close());
+
+    this.canvas = h("canvas", { class: "vseg-canvas", "data-testid": "vseg-canvas", width: `${this.W}`, height: `${this.H}` });
+    this.ctx = this.canvas.getContext("2d")!;
+    this.overlay = h("canvas", { width: `${this.W}`, height: `${this.H}` });
+    this.octx = this.overlay.getContext("2d")!;
+    this.pixels = this.octx.createImageData(this.W, this.H);
+    this.pix32 = new Uint32Array(this.pixels.data.buffer);
+    this.labels = new Uint8Array(this.W * this.H);
+    this.timeline = h("canvas", { class: "vseg-timeline", "data-testid": "vseg-timeline" });
+    this.root = this.build();
+    el.append(this.root);
+    (this.root as any).vsegDebug = this.debug;
+
+    this.bindModel();
+    this.bindPointer();
+    this.bindKeys();
+    this.renderObjects();
+    this.renderSettings();
+    this.renderProgress();
+    this.resize = new ResizeObserver(() => this.drawTimeline(true));
+    this.resize.observe(this.root);
+    this.show(this.cur, false);
+  }
+
+  // -- DOM -------------------------------------------------------------------------------
+  private build(): HTMLDivElement {
+    const ui = this.ui;
+    const button = (testid: string, label: string, title: string) =>
+      (ui[testid] = h("button", { class: "vseg-btn", "data-testid": testid, title, type: "button" }, [label]));
+    ui.slider = h("input", {
+      class: "vseg-slider", "data-testid": "vseg-slider", type: "range", min: "0", max: `${this.n - 1}`, step: "1", value: `${this.cur}`,
+      "aria-label": "frame",
+    });
+    ui.frame = h("span", { class: "vseg-frame", "data-testid": "vseg-frame" });
+    ui.objects = h("div", { class: "vseg-objects", "data-testid": "vseg-objects" });
+    ui.overlay = h("select", { class: "vseg-select", "data-testid": "vseg-overlay", title: "mask overlay" }, [
+      h("option", { value: "filled" }, ["filled"]), h("option", { value: "contour" }, ["contour"]), h("option", { value: "off" }, ["off"]),
+    ]);
+    ui.opacity = h("input", { class: "vseg-opacity", "data-testid": "vseg-opacity", type: "range", min: "0", max: "1", step: "0.05", title: "overlay opacity" });
+    ui.direction = h("select", { class: "vseg-select", "data-testid": "vseg-direction", title: "propagation direction" }, [
+      h("option", { value: "both" }, ["both ways"]), h("option", { value: "forward" }, ["forward"]), h("option", { value: "backward" }, ["backward"]),
+    ]);
+    ui.follow = h("input", { type: "checkbox", "data-testid": "vseg-follow" });
+    ui.progress = h("progress", { class: "vseg-progress", "data-testid": "vseg-progress", max: "1", value: "0" });
+    ui.status = h("div", { class: "vseg-status", "data-testid": "vseg-status", role: "status", "aria-live": "polite" });
+
+    const root = h("div", { class: "vseg-player", "data-testid": "vseg-player", tabindex: "0" }, [
+      h("div", { class: "vseg-stage" }, [this.canvas]),
+      this.timeline,
+      h("div", { class: "vseg-row" }, [
+        button("vseg-play", "▶", "play / pause (space)"),
+        button("vseg-step-back", "◀❙", "previous frame (←, shift: 10)"),
+        button("vseg-step-fwd", "❙▶", "next frame (→, shift: 10)"),
+        ui.slider,
+        ui.frame,
+      ]),
+      h("div", { class: "vseg-row" }, [
+        ui.objects,
+        button("vseg-add-object", "+ object", "add an object"),
+        button("vseg-undo", "↶ undo", "undo the last prompt (ctrl/cmd-z)"),
+        h("span", { class: "vseg-sep" }),
+        h("label", { class: "vseg-label" }, ["overlay ", ui.overlay]),
+        ui.opacity,
+      ]),
+      h("div", { class: "vseg-row" }, [
+        ui.direction,
+        button("vseg-propagate", "Propagate", "propagate the prompted masks (p)"),
+        button("vseg-cancel", "Cancel", "cancel the propagation (Escape)"),
+        ui.progress,
+        h("label", { class: "vseg-label", title: "show each frame as it is propagated" }, [ui.follow, " follow"]),
+      ]),
+      ui.status,
+    ]);
+
+    ui["vseg-play"].addEventListener("click", () => this.togglePlay());
+    ui["vseg-step-back"].addEventListener("click", () => this.step(-1));
+    ui["vseg-step-fwd"].addEventListener("click", () => this.step(1));
+    ui["vseg-add-object"].addEventListener("click", () => this.send({ type: "add_object" }));
+    ui["vseg-undo"].addEventListener("click", () => this.send({ type: "undo" }));
+    ui["vseg-propagate"].addEventListener("click", () => this.propagate());
+    ui["vseg-cancel"].addEventListener("click", () => this.send({ type: "cancel" }));
+    ui.slider.addEventListener("input", () => {
+      this.pause();
+      this.show(Number((ui.slider as HTMLInputElement).value));
+    });
+    ui.overlay.addEventListener("change", () => this.setTrait("overlay", (ui.overlay as HTMLSelectElement).value));
+    ui.opacity.addEventListener("input", () => this.setTrait("opacity", Number((ui.opacity as HTMLInputElement).value)));
+    ui.direction.addEventListener("change", () => this.setTrait("direction", (ui.direction as HTMLSelectElement).value));
+    ui.follow.addEventListener("change", () => this.setTrait("follow", (ui.follow as HTMLInputElement).checked));
+    this.timeline.addEventListener("pointerdown", (e) => {
+      const seek = (ev: PointerEvent) => {
+        const r = this.timeline.getBoundingClientRect();
+        this.pause();
+        this.show(frameAtX(ev.clientX - r.left, r.width, this.n));
+      };
+      seek(e);
+      this.timeline.setPointerCapture(e.pointerId);
+      const move = (ev: PointerEvent) => seek(ev);
+      const up = () => {
+        this.timeline.removeEventListener("pointermove", move);
+        this.timeline.removeEventListener("pointerup", up);
+      };
+      this.timeline.addEventListener("pointermove", move);
+      this.timeline.addEventListener("pointerup", up);
+    });
+    return root;
+  }
+
+  private renderObjects(): void {
+    const objects: ObjectInfo[] = this.model.get("objects");
+    const selected: number = this.model.get("selected");
+    const box = this.ui.objects;
+    box.replaceChildren(
+      ...objects.map((o, i) => {
+        const chip = h("span", {
+          class: `vseg-obj${o.id === selected ? " vseg-selected" : ""}${o.visible ? "" : " vseg-hidden"}`,
+          "data-testid": `vseg-object-${o.id}`, "data-obj": `${o.id}`, title: `object ${o.id} (key ${i + 1})`,
+        });
+        chip.style.setProperty("--vseg-obj-color", o.color);
+        const pick = h("button", { class: "vseg-obj-pick", type: "button", "aria-pressed": `${o.id === selected}` }, [
+          h("span", { class: "vseg-swatch" }), `${o.id}`,
+        ]);
+        const eye = h("button", { class: "vseg-obj-eye", type: "button", "data-testid": `vseg-visible-${o.id}`, title: o.visible ? "hide" : "show" }, [
+          o.visible ? "◉" : "○",
+        ]);
+        const del = h("button", { class: "vseg-obj-del", type: "button", "data-testid": `vseg-remove-${o.id}`, title: "remove object" }, ["×"]);
+        pick.addEventListener("click", () => this.select(o.id));
+        eye.addEventListener("click", () => this.send({ type: "set_visible", obj_id: o.id, visible: !o.visible }));
+        del.addEventListener("click", () => this.send({ type: "remove_object", obj_id: o.id }));
+        chip.append(pick, eye, del);
+        return chip;
+      }),
+    );
+  }
+
+  private renderSettings(): void {
+    (this.ui.overlay as HTMLSelectElement).value = this.model.get("overlay");
+    (this.ui.opacity as HTMLInputElement).value = `${this.model.get("opacity")}`;
+    (this.ui.direction as HTMLSelectElement).value = this.model.get("direction");
+    (this.ui.follow as HTMLInputElement).checked = this.model.get("follow");
+  }
+
+  private renderProgress(): void {
+    const p = this.model.get("progress") ?? {};
+    const bar = this.ui.progress as HTMLProgressElement;
+    bar.max = Math.max(1, p.total ?? 0);
+    bar.value = p.done ?? 0;
+    bar.style.visibility = p.running || p.done ? "visible" : "hidden";
+    (this.ui["vseg-propagate"] as HTMLButtonElement).disabled = !!p.running;
+    (this.ui["vseg-cancel"] as HTMLButtonElement).disabled = !p.running;
+    this.renderStatus();
+  }
+
+  private renderStatus(): void {
+    const s = this.ui.status;
+    const p = this.model.get("progress") ?? {};
+    let text = HINT;
+    let kind = "";
+    if (this.error && performance.now() < this.error.until) {
+      text = this.error.text;
+      kind = "error";
+    } else if (p.running) {
+      text = `Propagating… ${p.done} / ${p.total || "?"} frames (Escape cancels)`;
+      kind = "busy";
+    } else if (p.total) {
+      text = p.cancelled ? `Propagation cancelled after ${p.done} frames.` : `Propagated ${p.done} frames.`;
+    }
+    s.textContent = text;
+    s.dataset.kind = kind;
+  }
+
+  // -- model ------------------------------------------------------------------------------
+  private on(event: string, cb: (...a: any[]) => void): void {
+    this.model.on(event, cb);
+    this.listeners.push([event, cb]);
+  }
+
+  private bindModel(): void {
+    this.on("msg:custom", (msg: any, buffers: any[]) => this.onMessage(msg, buffers ?? []));
+    this.on("change:frame", () => {
+      const f = this.model.get("frame");
+      if (f !== this.cur) this.show(f, false); // set from Python
+    });
+    this.on("change:objects", () => {
+      this.renderObjects();
+      this.overlayKey = "";
+      this.draw();
+    });
+    this.on("change:selected", () => this.renderObjects());
+    this.on("change:prompts", () => {
+      this.draw();
+      this.drawTimeline(true);
+    });
+    this.on("change:timeline", () => this.drawTimeline(true));
+    for (const name of ["overlay", "opacity", "direction", "follow"]) {
+      this.on(`change:${name}`, () => {
+        this.renderSettings();
+        this.draw();
+      });
+    }
+    this.on("change:progress", () => this.renderProgress());
+    this.on("change:cache_mb", () => {
+      this.frames.budget = this.model.get("cache_mb") * 2 ** 20;
+      this.frames.trim();
+    });
+  }
+
+  private send(content: Record<string, unknown>): void {
+    this.error = null;
+    this.renderStatus();
+    this.model.send(content);
+  }
+
+  private setTrait(name: string, value: unknown): void {
+    this.model.set(name, value);
+    this.model.save_changes();
+  }
+
+  private select(obj: number): void {
+    this.setTrait("selected", obj);
+    this.renderObjects();
+  }
+
+  private propagate(): void {
+    this.send({ type: "propagate", direction: this.model.get("direction") });
+  }
+
+  private onMessage(msg: any, buffers: any[]): void {
+    if (!msg || typeof msg.type !== "string") return;
+    if (msg.type === "frame") this.onFrame(msg.frame, bytesOf(buffers[0]), msg.mime ?? "image/jpeg");
+    else if (msg.type === "masks") this.onMasks(msg.frame, msg.objects, buffers.map(bytesOf));
+    else if (msg.type === "masks_reset") {
+      this.masks.clear();
+      this.maskVersion++;
+      this.requestAround(this.cur);
+      this.draw();
+    } else if (msg.type === "error") this.showError(String(msg.message));
+  }
+
+  private showError(text: string): void {
+    this.debug.errors.push(text);
+    this.error = { text, until: performance.now() + 10000 };
+    this.pendingClick = null;
+    this.renderStatus();
+    setTimeout(() => this.renderStatus(), 10050);
+  }
+
+  private onFrame(frame: number, bytes: Uint8Array, mime: string): void {
+    this.debug.frameBytes.push(bytes.byteLength);
+    createImageBitmap(new Blob([bytes], { type: mime })).then(
+      (bitmap) => {
+        this.pendingFrames.delete(frame);
+        this.frames.set(frame, bitmap, bitmap.width * bitmap.height * 4);
+        if (frame === this.cur) this.draw();
+      },
+      () => {
+        this.pendingFrames.delete(frame);
+        this.showError(`could not decode frame ${frame}.`);
+      },
+    );
+  }
+
+  private onMasks(frame: number, objects: number[], buffers: Uint8Array[]): void {
+    const map = new Map<number, Uint32Array>();
+    for (let i = 0; i < objects.length; i++) {
+      const runs = decodeRuns(buffers[i]);
+      this.debug.maskBytes.push(buffers[i].byteLength);
+      if (runsTotal(runs) !== this.W * this.H) {
+        this.showError(`mask of object ${objects[i]} on frame ${frame} has the wrong size; ignored.`);
+        continue;
+      }
+      map.set(objects[i], runs);
+    }
+    this.masks.set(frame, map);
+    this.pendingMasks.delete(frame);
+    this.maskVersion++;
+    const p = this.model.get("progress") ?? {};
+    if (p.running && this.model.get("follow") && !this.playing && frame !== this.cur) {
+      this.show(frame); // follow the propagation head
+    } else if (frame === this.cur) {
+      this.overlayKey = "";
+      this.draw();
+    }
+  }
+
+  // -- navigation -------------------------------------------------------------------------
+  /** Show frame f; `sync` sends it to Python (false when Python set it). */
+  show(f: number, sync = true): void {
+    f = Math.max(0, Math.min(this.n - 1, Math.round(f)));
+    this.cur = f;
+    (this.ui.slider as HTMLInputElement).value = `${f}`;
+    const fps = this.model.get("fps") || 24;
+    this.ui.frame.textContent = `frame ${f} / ${this.n - 1} · ${(f / fps).toFixed(2)} s`;
+    this.ui.frame.dataset.frame = `${f}`;
+    this.requestAround(f);
+    this.draw();
+    this.drawTimeline(false);
+    if (sync) this.syncFrame();
+  }
+
+  private step(delta: number): void {
+    this.pause();
+    this.show(this.cur + delta);
+  }
+
+  /** Send the shown frame to Python, at most every SYNC_INTERVAL_MS (the last one always). */
+  private syncFrame(): void {
+    const flush = () => {
+      this.syncTimer = null;
+      this.lastSync = performance.now();
+      if (this.model.get("frame") !== this.cur) this.setTrait("frame", this.cur);
+    };
+    if (performance.now() - this.lastSync >= SYNC_INTERVAL_MS) flush();
+    else if (!this.syncTimer) this.syncTimer = setTimeout(flush, SYNC_INTERVAL_MS);
+  }
+
+  /** Request the frame and masks of f and the frames after it (more ahead while playing). */
+  private requestAround(f: number): void {
+    const ahead = this.playing ? this.model.get("prefetch") ?? 24 : 4;
+    const frames = framesToFetch(f, ahead + 1, this.n, (i) => this.frames.has(i) || this.pendingFrames.has(i), MAX_REQUEST);
+    if (frames.length) {
+      frames.forEach((i) => this.pendingFrames.add(i));
+      this.model.send({ type: "request_frames", frames });
+    }
+    const masks = framesToFetch(f, ahead + 1, this.n, (i) => this.masks.has(i) || this.pendingMasks.has(i), 4 * MAX_REQUEST);
+    if (masks.length) {
+      masks.forEach((i) => this.pendingMasks.add(i));
+      this.model.send({ type: "request_masks", frames: masks });
+    }
+  }
+
+  togglePlay(): void {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  play(): void {
+    if (this.playing) return;
+    if (this.cur >= this.n - 1) this.show(0);
+    this.playing = true;
+    this.ui["vseg-play"].textContent = "❚❚";
+    this.debug.playTimes = [];
+    this.debug.drawMs = [];
+    this.nextDue = performance.now();
+    this.requestAround(this.cur);
+    this.raf = requestAnimationFrame((t) => this.tick(t));
+  }
+
+  pause(): void {
+    if (!this.playing) return;
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    this.ui["vseg-play"].textContent = "▶";
+    this.lastSync = 0;
+    this.syncFrame();
+  }
+
+  private tick(now: number): void {
+    if (!this.playing) return;
+    const period = 1000 / (this.model.get("fps") || 24);
+    if (now >= this.nextDue - 1) {
+      const next = this.cur + 1;
+      if (next >= this.n) {
+        this.pause();
+        return;
+      }
+      if (this.frames.has(next)) {
+        const t0 = performance.now();
+        this.show(next);
+        this.debug.drawMs.push(performance.now() - t0);
+        this.debug.playTimes.push(now);
+        this.nextDue += period;
+        if (this.nextDue < now - period) this.nextDue = now; // after a stall: don't rush to catch up
+      } else {
+        this.requestAround(next); // stall until it arrives
+      }
+    }
+    this.raf = requestAnimationFrame((t) => this.tick(t));
+  }
+
+  // -- drawing ----------------------------------------------------------------------------
+  draw(): void {
+    const bitmap = this.frames.get(this.cur);
+    if (!bitmap) return; // keep the last picture until this frame arrives
+    const ctx = this.ctx;
+    ctx.drawImage(bitmap, 0, 0, this.W, this.H);
+    this.drawOverlay();
+    this.drawPrompts();
+    this.debug.draws++;
+    const pc = this.pendingClick;
+    if (pc && pc.frame === this.cur && this.maskVersion > pc.version && this.masks.has(this.cur)) {
+      this.debug.clickLatencies.push(performance.now() - pc.t0);
+      this.pendingClick = null;
+    }
+  }
+
+  private drawOverlay(): void {
+    const mode = this.model.get("overlay");
+    const masks = this.masks.get(this.cur);
+    this.debug.overlayPixels = 0;
+    if (mode === "off" || !masks || masks.size === 0) return;
+    const objects: ObjectInfo[] = this.model.get("objects");
+    const visible = objects.filter((o) => o.visible && masks.has(o.id));
+    const key = `${this.cur}|${this.maskVersion}|${mode}|${visible.map((o) => o.id + o.color).join(",")}`;
+    if (key !== this.overlayKey) {
+      this.pix32.fill(0);
+      let painted = 0;
+      if (mode === "contour") {
+        this.labels.fill(0);
+        const colors = new Uint32Array(256);
+        visible.forEach((o, i) => {
+          labelRuns(this.labels, masks.get(o.id)!, i + 1);
+          colors[i + 1] = rgba32(o.color);
+        });
+        painted = paintContours(this.pix32, this.labels, this.W, this.H, colors);
+      } else {
+        for (const o of visible) painted += fillRuns(this.pix32, masks.get(o.id)!, rgba32(o.color));
+      }
+      this.octx.putImageData(this.pixels, 0, 0);
+      this.overlayKey = key;
+      this.overlayPainted = painted;
+    }
+    this.debug.overlayPixels = this.overlayPainted;
+    this.ctx.globalAlpha = mode === "filled" ? this.model.get("opacity") : 1;
+    this.ctx.drawImage(this.overlay, 0, 0);
+    this.ctx.globalAlpha = 1;
+  }
+
+  private overlayPainted = 0;
+
+  private drawPrompts(): void {
+    const ctx = this.ctx;
+    const scale = frameScale(this.canvas.getBoundingClientRect(), this.W);
+    const r = 5 * scale;
+    const colorOf = this.colorMap();
+    for (const p of this.model.get("prompts") as PromptInfo[]) {
+      if (p.frame !== this.cur) continue;
+      const color = colorOf.get(p.obj_id) ?? "#888";
+      if (p.kind === "box" && p.box) {
+        const [x0, y0, x1, y1] = p.box;
+        ctx.setLineDash([6 * scale, 4 * scale]);
+        ctx.lineWidth = 2 * scale;
+        ctx.strokeStyle = color;
+        ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+        ctx.setLineDash([]);
+      }
+      (p.points ?? []).forEach(([x, y], i) => {
+        const positive = (p.labels ?? [])[i] === 1;
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        ctx.fillStyle = positive ? color : "#111";
+        ctx.fill();
+        ctx.lineWidth = 1.5 * scale;
+        ctx.strokeStyle = positive ? "#fff" : "#d62728";
+        ctx.stroke();
+        ctx.beginPath(); // + or - inside the dot
+        ctx.moveTo(x - r * 0.55, y);
+        ctx.lineTo(x + r * 0.55, y);
+        if (positive) {
+          ctx.moveTo(x, y - r * 0.55);
+          ctx.lineTo(x, y + r * 0.55);
+        }
+        ctx.strokeStyle = "#fff";
+        ctx.stroke();
+      });
+    }
+    const d = this.drag;
+    if (d && d.moved) {
+      ctx.setLineDash([4 * scale, 3 * scale]);
+      ctx.lineWidth = 1.5 * scale;
+      ctx.strokeStyle = colorOf.get(this.model.get("selected")) ?? "#fff";
+      ctx.strokeRect(d.start.x, d.start.y, d.end.x - d.start.x, d.end.y - d.start.y);
+      ctx.setLineDash([]);
+    }
+  }
+
+  private colorMap(): Map<number, string> {
+    return new Map((this.model.get("objects") as ObjectInfo[]).map((o) => [o.id, o.color]));
+  }
+
+  private drawTimeline(rebuild: boolean): void {
+    const canvas = this.timeline;
+    const data: TimelineData = this.model.get("timeline") ?? { kind: null, lanes: [] };
+    const dpr = window.devicePixelRatio || 1;
+    const cssW = canvas.clientWidth || this.root.clientWidth || 600;
+    const cssH = timelineHeight(data.lanes.length);
+    const W = Math.round(cssW * dpr);
+    const H = Math.round(cssH * dpr);
+    if (canvas.width !== W || canvas.height !== H || !this.timelineBase || rebuild) {
+      canvas.width = W;
+      canvas.height = H;
+      canvas.style.height = `${cssH}px`;
+      const base = this.timelineBase ?? document.createElement("canvas");
+      base.width = W;
+      base.height = H;
+      const bctx = base.getContext("2d")!;
+      bctx.clearRect(0, 0, W, H);
+      bctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const hidden = new Set((this.model.get("objects") as ObjectInfo[]).filter((o) => !o.visible).map((o) => o.id));
+      const colors = this.colorMap();
+      const rects = layoutTimeline(data, this.model.get("prompts"), (o) => colors.get(o) ?? "#888", hidden, cssW, this.n);
+      for (const r of rects) {
+        bctx.globalAlpha = r.alpha;
+        bctx.fillStyle = r.color;
+        bctx.fillRect(r.x, r.y, r.w, r.h);
+      }
+      bctx.globalAlpha = 1;
+      this.timelineBase = base;
+      canvas.title = data.kind === "J"
+        ? "per object: frames with a mask; bar height = J against ground truth; red tick = low"
+        : "per object: frames with a mask; bar height = IoU with the previous frame; red tick = sudden change";
+    }
+    const ctx = canvas.getContext("2d")!;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    ctx.drawImage(this.timelineBase!, 0, 0);
+    const x = ((this.cur + 0.5) / this.n) * W;
+    ctx.fillStyle = getComputedStyle(this.root).getPropertyValue("--vseg-fg").trim() || "#333";
+    ctx.fillRect(Math.round(x - dpr), 0, Math.max(2, Math.round(2 * dpr)), H);
+  }
+
+  // -- input ------------------------------------------------------------------------------
+  private bindPointer(): void {
+    const c = this.canvas;
+    c.addEventListener("contextmenu", (e) => e.preventDefault());
+    c.addEventListener("pointerdown", (e) => {
+      this.root.focus({ preventScroll: true });
+      if (e.button !== 0 && e.button !== 2) return;
+      const rect = c.getBoundingClientRect();
+      const pt = clientToFrame(e.clientX, e.clientY, rect, this.W, this.H);
+      if (!pt) return;
+      e.preventDefault();
+      this.pause();
+      c.setPointerCapture(e.pointerId);
+      this.drag = { start: pt, end: pt, x: e.clientX, y: e.clientY, negative: e.shiftKey || e.button === 2, moved: false };
+    });
+    c.addEventListener("pointermove", (e) => {
+      const d = this.drag;
+      if (!d) return;
+      if (Math.hypot(e.clientX - d.x, e.clientY - d.y) > 5 && e.buttons === 1) d.moved = true;
+      d.end = clampToFrame(e.clientX, e.clientY, c.getBoundingClientRect(), this.W, this.H);
+      if (d.moved) this.draw();
+    });
+    c.addEventListener("pointerup", () => {
+      const d = this.drag;
+      this.drag = null;
+      if (!d) return;
+      const obj = this.model.get("selected");
+      if (d.moved) {
+        const box = boxFromCorners(d.start, d.end);
+        this.draw();
+        if (!box) return;
+        this.pendingClick = { t0: performance.now(), frame: this.cur, version: this.maskVersion };
+        this.send({ type: "box", frame: this.cur, obj_id: obj, box });
+      } else {
+        this.pendingClick = { t0: performance.now(), frame: this.cur, version: this.maskVersion };
+        this.send({ type: "click", frame: this.cur, obj_id: obj, x: d.start.x, y: d.start.y, label: d.negative ? 0 : 1 });
+      }
+    });
+    c.addEventListener("pointercancel", () => {
+      this.drag = null;
+      this.draw();
+    });
+  }
+
+  private bindKeys(): void {
+    // Keys inside the player are the player's: stopping them here keeps JupyterLab and
+    // Notebook 7 (which listen on the document, in the bubbling phase) from running
+    // notebook commands (e.g. "1" would turn the cell into a heading).
+    const stop = (e: Event) => e.stopPropagation();
+    this.root.addEventListener("keyup", stop);
+    this.root.addEventListener("keypress", stop);
+    this.root.addEventListener("keydown", (e) => {
+      e.stopPropagation();
+      const target = e.target as HTMLElement;
+      const inControl = target !== this.root && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName);
+      if (inControl && e.key !== "Escape") return; // let the control have its keys (e.g. arrows on the slider)
+      if (this.handleKey(e)) e.preventDefault();
+    });
+  }
+
+  /** Act on a key; true when it was one of the player's. */
+  handleKey(e: KeyboardEvent): boolean {
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && (e.key === "z" || e.key === "Z")) {
+      this.send({ type: "undo" });
+      return true;
+    }
+    if (mod || e.altKey) return false;
+    switch (e.key) {
+      case " ":
+        this.togglePlay();
+        return true;
+      case "ArrowRight":
+        this.step(e.shiftKey ? 10 : 1);
+        return true;
+      case "ArrowLeft":
+        this.step(e.shiftKey ? -10 : -1);
+        return true;
+      case "Home":
+        this.step(-this.n);
+        return true;
+      case "End":
+        this.step(this.n);
+        return true;
+      case "p":
+      case "P":
+        this.propagate();
+        return true;
+      case "Escape":
+        if (this.drag) {
+          this.drag = null;
+          this.draw();
+        } else this.send({ type: "cancel" });
+        return true;
+    }
+    if (/^[1-9]$/.test(e.key)) {
+      const objects: ObjectInfo[] = this.model.get("objects");
+      const o = objects[Number(e.key) - 1];
+      if (o) this.select(o.id);
+      return true;
+    }
+    return false;
+  }
+
+  destroy(): void {
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    for (const [event, cb] of this.listeners) this.model.off(event, cb);
+    this.resize?.disconnect();
+    this.frames.clear();
+    this.root.remove();
+  }
+}

@@ -1,0 +1,434 @@
+"""The interactive player: an anywidget whose frontend lives in ``js/`` (bundled to ``static/``).
+
+The widget holds no segmentation logic. It turns browser messages into calls on its
+:class:`~vseg_widgets.session.Segmenter` (``add_points``, ``add_box``, ``undo``,
+``remove_object``, ``propagate``, ``cancel``) and listens to the Segmenter's events to
+push frames and masks back.
+
+State that must survive a re-display (frame, objects, prompts, settings, progress,
+timeline) lives in synced traits. Streams (JPEG frames, mask run lengths, error events) go
+in custom messages with binary buffers; see :mod:`vseg_widgets.transport`.
+
+Messages from the browser are untrusted. Each is validated here; a bad one is answered
+with ``{"type": "error", "message": ...}`` (shown in the status line) and changes nothing.
+
+Browser -> Python messages (``type`` and fields):
+
+=================  ====================================================================
+request_frames     frames: list[int]  (at most 64) -> one "frame" message each
+request_masks      frames: list[int]  (at most 256) -> one "masks" message each
+click              frame, obj_id, x, y (pixels), label (1 positive, 0 negative)
+box                frame, obj_id, box: [x0, y0, x1, y1] (pixels)
+undo               -
+add_object         -  (a new object id, selected)
+remove_object      obj_id
+set_visible        obj_id, visible: bool
+propagate          direction: "forward" | "backward" | "both" (optional: the trait)
+cancel             -
+=================  ====================================================================
+
+Python -> browser messages: ``frame`` {frame} + [JPEG bytes]; ``masks`` {frame, objects}
++ [one "runs-v1" buffer per object]; ``masks_reset`` {}; ``error`` {message}.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from .errors import VsegError
+from .palette import OBJECT_COLORS, object_color
+from .transport import MASK_ENCODING, encode_jpeg, encode_mask
+
+_STATIC = Path(__file__).parent / "static"
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.innerHTML = '<pre style="color:#d62728">vseg_widgets: the player bundle is missing. '
+    + 'Build it with: npm ci --prefix js && npm run build --prefix js</pre>';
+} };
+"""
+
+#: Traits the browser may change; every other synced trait is Python's to set.
+FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction"})
+MAX_FRAMES_PER_REQUEST = 64
+MAX_MASKS_PER_REQUEST = 256
+TIMELINE_INTERVAL_S = 0.5  # how often the timeline is recomputed while masks stream in
+
+
+class MessageError(VsegError, ValueError):
+    """A message from the browser that does not follow the protocol."""
+
+
+def _bundle(name: str, fallback: str) -> str | Path:
+    path = _STATIC / name
+    return path if path.exists() else fallback
+
+
+class Player(anywidget.AnyWidget):
+    """The video player of a :class:`~vseg_widgets.session.Segmenter` (``seg.player``).
+
+    Args:
+        seg: the Segmenter to show and drive.
+        jpeg_quality: JPEG quality (1..100) of the frames sent to the browser.
+        max_width: frames wider than this are downscaled for sending (masks never are).
+    """
+
+    _esm = _bundle("player.js", _MISSING_BUNDLE)
+    _css = _bundle("player.css", "")
+
+    # video facts, set once from Python
+    num_frames = t.Int(1).tag(sync=True)
+    width = t.Int(1).tag(sync=True)
+    height = t.Int(1).tag(sync=True)
+    fps = t.Float(24.0).tag(sync=True)
+    engine = t.Unicode("").tag(sync=True)
+    palette = t.List(t.Unicode(), default_value=list(OBJECT_COLORS)).tag(sync=True)
+    mask_encoding = t.Unicode(MASK_ENCODING).tag(sync=True)
+
+    # durable state: the browser may change these (validated)
+    frame = t.Int(0).tag(sync=True)
+    selected = t.Int(1).tag(sync=True)
+    overlay = t.Enum(("filled", "contour", "off"), default_value="filled").tag(sync=True)
+    opacity = t.Float(0.5).tag(sync=True)
+    follow = t.Bool(True).tag(sync=True)  # the player follows the propagation head
+    direction = t.Enum(("forward", "backward", "both"), default_value="both").tag(sync=True)
+
+    # durable state owned by Python
+    objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True}]
+    prompts = t.List(t.Dict()).tag(sync=True)  # [{"frame", "obj_id", "kind", "points", "labels", "box"}]
+    progress = t.Dict().tag(sync=True)  # {"running", "done", "total", "cancelled"}
+    timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [...]}
+    cache_mb = t.Int(256).tag(sync=True)  # the browser's budget for decoded frames
+    prefetch = t.Int(24).tag(sync=True)  # frames requested ahead while playing
+
+    def __init__(self, seg, jpeg_quality: int = 85, max_width: int | None = 1280, **kwargs):
+        video = seg.video
+        super().__init__(
+            num_frames=len(video),
+            width=video.width,
+            height=video.height,
+            fps=float(video.fps),
+            engine=seg.engine_name,
+            **kwargs,
+        )
+        self.seg = seg
+        self.jpeg_quality = int(jpeg_quality)
+        self.max_width = max_width
+        self.last_error: str | None = None  # the last error event sent (for tests and users)
+        self._extra: set[int] = set()  # objects added in the player that have no prompt yet
+        self._hidden: set[int] = set()
+        self._prompted_frames: set[int] = set()
+        self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
+        self._jpegs: OrderedDict[int, bytes] = OrderedDict()
+        self._jpeg_bytes = 0
+        self._thread: threading.Thread | None = None
+        self._timeline_at = 0.0
+        if not seg.obj_ids:
+            self._extra.add(1)  # something to click for right away
+        self._sync_prompts()
+        self._sync_objects()
+        self._update_timeline()
+        self.progress = {"running": False, "done": 0, "total": 0, "cancelled": False}
+        seg.observe(self._on_event)
+        self.on_msg(self._on_msg)
+
+    # -- validation of trait changes ------------------------------------------------------
+    @t.validate("frame")
+    def _valid_frame(self, proposal):
+        frame = proposal["value"]
+        if not 0 <= frame < self.num_frames:
+            raise t.TraitError(f"frame {frame} does not exist: this video has frames 0..{self.num_frames - 1}.")
+        return frame
+
+    @t.validate("selected")
+    def _valid_selected(self, proposal):
+        obj = proposal["value"]
+        known = [o["id"] for o in self.objects]
+        if known and obj not in known:
+            raise t.TraitError(f"no object {obj}; known objects: {known}.")
+        return obj
+
+    @t.validate("opacity")
+    def _valid_opacity(self, proposal):
+        value = proposal["value"]
+        if not 0.0 <= value <= 1.0:
+            raise t.TraitError(f"opacity must be in [0, 1], got {value}.")
+        return value
+
+    def set_state(self, sync_data):
+        """Apply a state update from the browser, or refuse it whole with an error event."""
+        readonly = sorted(set(sync_data) - FRONTEND_TRAITS)
+        try:
+            if readonly:
+                raise t.TraitError(f"the player may not set {', '.join(readonly)}.")
+            super().set_state(sync_data)  # hold_trait_notifications rolls back on error
+        except (t.TraitError, TypeError, ValueError) as exc:
+            self._error(str(exc))
+            self.send_state([k for k in sync_data if k in self.keys])  # put the browser back
+
+    # -- messages from the browser ----------------------------------------------------------
+    def _on_msg(self, _widget, content, buffers) -> None:
+        try:
+            if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+                raise MessageError(f"a message must be an object with a string 'type', got {content!r:.80}.")
+            handler = getattr(self, "_msg_" + content["type"], None)
+            if handler is None:
+                raise MessageError(f"unknown message type {content['type']!r:.40}.")
+            handler(content)
+        except (VsegError, ValueError, IndexError, KeyError, TypeError) as exc:
+            self._error(str(exc))
+
+    def _msg_request_frames(self, msg) -> None:
+        for frame in self._frames_field(msg, MAX_FRAMES_PER_REQUEST):
+            self._send_frame(frame)
+
+    def _msg_request_masks(self, msg) -> None:
+        self._send_masks(self._frames_field(msg, MAX_MASKS_PER_REQUEST))
+
+    def _msg_click(self, msg) -> None:
+        frame, obj = self._frame_field(msg), self._object_field(msg)
+        x, y = _number(msg, "x"), _number(msg, "y")
+        if not (0 <= x < self.width and 0 <= y < self.height):
+            raise MessageError(f"click at ({x:g}, {y:g}) is outside the {self.width}x{self.height} frame.")
+        label = msg.get("label")
+        if label not in (0, 1) or isinstance(label, bool):
+            raise MessageError(f"label must be 1 (positive) or 0 (negative), got {label!r:.20}.")
+        self._check_idle()
+        self.seg.add_points(frame, obj, [(x, y)], [label])
+
+    def _msg_box(self, msg) -> None:
+        frame, obj = self._frame_field(msg), self._object_field(msg)
+        box = msg.get("box")
+        if not isinstance(box, list) or len(box) != 4:
+            raise MessageError(f"box must be [x0, y0, x1, y1], got {box!r:.60}.")
+        box = [_number({"v": v}, "v") for v in box]
+        self._check_idle()
+        self.seg.add_box(frame, obj, box)  # the Segmenter checks emptiness and bounds
+
+    def _msg_undo(self, msg) -> None:
+        self._check_idle()
+        if self.seg.undo() is None:
+            raise MessageError("nothing to undo: no prompt has been given.")
+
+    def _msg_add_object(self, msg) -> None:
+        self.add_object()
+
+    def _msg_remove_object(self, msg) -> None:
+        obj = self._object_field(msg)
+        self._check_idle()
+        self.remove_object(obj)
+
+    def _msg_set_visible(self, msg) -> None:
+        obj = self._object_field(msg)
+        visible = msg.get("visible")
+        if not isinstance(visible, bool):
+            raise MessageError(f"visible must be true or false, got {visible!r:.20}.")
+        (self._hidden.discard if visible else self._hidden.add)(obj)
+        self._sync_objects()
+
+    def _msg_propagate(self, msg) -> None:
+        direction = msg.get("direction", self.direction)
+        if direction not in ("forward", "backward", "both"):
+            raise MessageError(f"direction must be 'forward', 'backward' or 'both', got {direction!r:.20}.")
+        self.propagate(direction)
+
+    def _msg_cancel(self, msg) -> None:
+        self.seg.cancel()
+
+    # -- field validation ---------------------------------------------------------------
+    def _frame_field(self, msg, key: str = "frame") -> int:
+        frame = msg.get(key)
+        if not isinstance(frame, int) or isinstance(frame, bool):
+            raise MessageError(f"{key} must be an integer, got {frame!r:.20}.")
+        if not 0 <= frame < self.num_frames:
+            raise MessageError(f"frame {frame} does not exist: this video has frames 0..{self.num_frames - 1}.")
+        return frame
+
+    def _frames_field(self, msg, limit: int) -> list[int]:
+        frames = msg.get("frames")
+        if not isinstance(frames, list) or not 0 < len(frames) <= limit:
+            raise MessageError(f"frames must be a list of 1..{limit} frame numbers, got {frames!r:.60}.")
+        return [self._frame_field({"frame": f}) for f in frames]
+
+    def _object_field(self, msg) -> int:
+        obj = msg.get("obj_id")
+        known = [o["id"] for o in self.objects]
+        if not isinstance(obj, int) or isinstance(obj, bool) or obj not in known:
+            raise MessageError(f"unknown object {obj!r:.20}; known objects: {known}.")
+        return obj
+
+    def _check_idle(self) -> None:
+        if self.seg.busy or self.running:
+            raise MessageError("busy: a propagation is running; cancel it (Escape) or wait for it to finish.")
+
+    # -- actions (also callable from Python) ---------------------------------------------------
+    def add_object(self) -> int:
+        """Add an object with the next free id, select it and return its id."""
+        obj = max([o["id"] for o in self.objects] + [0]) + 1
+        self._extra.add(obj)
+        self._sync_objects()
+        self.selected = obj
+        return obj
+
+    def remove_object(self, obj_id: int) -> None:
+        """Remove an object from the player and, if it has prompts or masks, from the Segmenter."""
+        self._extra.discard(obj_id)
+        self._hidden.discard(obj_id)
+        if obj_id in self.seg.obj_ids:
+            self.seg.remove_object(obj_id)  # emits "prompts" and "masks"
+        self._sync_objects()
+
+    def propagate(self, direction: str = "both") -> None:
+        """Start propagating in a background thread; returns at once (see :meth:`wait`)."""
+        self._check_idle()
+        if not self.seg.prompts:
+            raise MessageError("nothing to propagate: click on an object first.")
+        self.progress = {"running": True, "done": 0, "total": 0, "cancelled": False}
+        self._thread = threading.Thread(target=self._run_propagation, args=(direction,), daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """True while a propagation started from the player runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a propagation started from the player ends; False on timeout."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def _run_propagation(self, direction: str) -> None:
+        try:
+            self.seg.propagate(direction, progress=False)
+        except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
+            self._error(f"propagation failed: {exc}")
+        finally:
+            self.progress = {**self.progress, "running": False}
+            self._update_timeline()
+
+    # -- events from the Segmenter -----------------------------------------------------------
+    def _on_event(self, event: str, **payload) -> None:
+        if event == "prompts":
+            before = self._prompted_frames
+            self._sync_prompts()
+            self._sync_objects()
+            # A prompt emits no "masks" event: resend every frame whose prompts changed.
+            self._send_masks(sorted(before | self._prompted_frames))
+            self._update_timeline()
+        elif event == "masks":
+            frames = payload.get("frames")
+            if frames is None:
+                with self._send_lock:
+                    self.send({"type": "masks_reset"})
+            else:
+                self._send_masks(frames)
+            if not self.running or time.monotonic() - self._timeline_at > TIMELINE_INTERVAL_S:
+                self._update_timeline()
+        elif event == "progress":
+            self.progress = {
+                "running": not payload.get("finished", False),
+                "done": int(payload.get("done", 0)),
+                "total": int(payload.get("total", 0)),
+                "cancelled": bool(payload.get("cancelled", False)),
+            }
+            if payload.get("finished"):
+                self._update_timeline()
+        elif event == "ground_truth":
+            self._update_timeline()
+
+    # -- state -----------------------------------------------------------------------------
+    def _sync_prompts(self) -> None:
+        self.prompts = [_prompt_json(p) for p in self.seg.prompts]
+        self._prompted_frames = {p.frame for p in self.seg.prompts}
+
+    def _sync_objects(self) -> None:
+        ids = sorted(set(self.seg.obj_ids) | self._extra)
+        self._extra -= set(self.seg.obj_ids)  # prompted now: the Segmenter knows it
+        self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
+        if ids and self.selected not in ids:
+            self.selected = ids[0]
+
+    def _update_timeline(self) -> None:
+        """Per object: frames with a mask (as [start, stop) ranges) and a per-frame score."""
+        self._timeline_at = time.monotonic()
+        store, gt = self.seg.masks, self.seg.ground_truth
+        try:
+            from .metrics import timeline_scores  # written concurrently; optional until it lands
+        except ImportError:
+            scores, kind = {}, None
+        else:
+            scores, kind = timeline_scores(store, gt), ("J" if gt is not None else "iou_prev")
+        lanes = []
+        for obj in [o["id"] for o in self.objects]:
+            score = scores.get(obj)
+            lanes.append(
+                {
+                    "obj_id": obj,
+                    "present": _ranges(store.frames(obj)),
+                    "scores": None if score is None else [None if not math.isfinite(s) else round(float(s), 3) for s in score],
+                }
+            )
+        self.timeline = {"kind": kind, "lanes": lanes}
+
+    # -- sending -----------------------------------------------------------------------------
+    def _send_frame(self, frame: int) -> None:
+        jpeg = self._jpegs.get(frame)
+        if jpeg is None:
+            jpeg = encode_jpeg(self.seg.video[frame], self.jpeg_quality, self.max_width)
+            self._jpegs[frame] = jpeg
+            self._jpeg_bytes += len(jpeg)
+            while self._jpeg_bytes > 64 * 2**20 and len(self._jpegs) > 1:  # bounded, like the browser's
+                self._jpeg_bytes -= len(self._jpegs.popitem(last=False)[1])
+        else:
+            self._jpegs.move_to_end(frame)
+        self.send({"type": "frame", "frame": frame, "mime": "image/jpeg"}, buffers=[jpeg])
+
+    def _send_masks(self, frames) -> None:
+        for frame in frames:
+            with self._send_lock:  # read and send together, so a stale read never lands last
+                masks = self.seg.masks[frame]
+                self.send(
+                    {"type": "masks", "frame": frame, "objects": list(masks)},
+                    buffers=[encode_mask(m) for m in masks.values()],
+                )
+
+    def _error(self, message: str) -> None:
+        self.last_error = message
+        self.send({"type": "error", "message": message})
+
+
+def _number(msg, key: str) -> float:
+    value = msg.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MessageError(f"{key} must be a finite number, got {value!r:.20}.")
+    return float(value)
+
+
+def _prompt_json(p) -> dict:
+    """A Prompt as JSON for the browser (mask prompts carry no pixels)."""
+    out = {"frame": p.frame, "obj_id": p.obj_id, "kind": p.kind}
+    if p.kind == "points":
+        out["points"] = np.round(p.points, 2).tolist()
+        out["labels"] = p.labels.tolist()
+    elif p.kind == "box":
+        out["box"] = np.round(p.box, 2).tolist()
+    return out
+
+
+def _ranges(frames: list[int]) -> list[list[int]]:
+    """Sorted frame numbers -> [[start, stop), ...] runs of consecutive frames."""
+    out: list[list[int]] = []
+    for f in frames:
+        if out and out[-1][1] == f:
+            out[-1][1] = f + 1
+        else:
+            out.append([f, f + 1])
+    return out
