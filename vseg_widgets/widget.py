@@ -122,7 +122,9 @@ class Player(anywidget.AnyWidget):
         self.jpeg_quality = int(jpeg_quality)
         self.max_width = max_width
         self.last_error: str | None = None  # the last error event sent (for tests and users)
-        self._extra: set[int] = set()  # objects added in the player that have no prompt yet
+        # Objects added in the player stay listed until removed there, even when an undo
+        # takes back their last prompt; the others come and go with the Segmenter's.
+        self._extra: set[int] = set()
         self._hidden: set[int] = set()
         self._prompted_frames: set[int] = set()
         self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
@@ -351,7 +353,6 @@ class Player(anywidget.AnyWidget):
 
     def _sync_objects(self) -> None:
         ids = sorted(set(self.seg.obj_ids) | self._extra)
-        self._extra -= set(self.seg.obj_ids)  # prompted now: the Segmenter knows it
         self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
         if ids and self.selected not in ids:
             self.selected = ids[0]
@@ -416,10 +417,10 @@ def _prompt_json(p) -> dict:
     """A Prompt as JSON for the browser (mask prompts carry no pixels)."""
     out = {"frame": p.frame, "obj_id": p.obj_id, "kind": p.kind}
     if p.kind == "points":
-        out["points"] = np.round(p.points, 2).tolist()
+        out["points"] = np.round(p.points.astype(np.float64), 2).tolist()
         out["labels"] = p.labels.tolist()
     elif p.kind == "box":
-        out["box"] = np.round(p.box, 2).tolist()
+        out["box"] = np.round(p.box.astype(np.float64), 2).tolist()
     return out
 
 

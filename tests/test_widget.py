@@ -1,0 +1,255 @@
+"""The player's message protocol, without a browser: good messages act, bad ones only answer.
+
+Each test builds a Player on a small synthetic video, replaces ``send`` with a recorder and
+calls the message handler the way ipywidgets does when the browser sends something.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vseg_widgets as vw
+from vseg_widgets.transport import decode_mask, decode_varints, encode_mask, encode_varints, mask_to_runs, runs_to_mask
+from vseg_widgets.widget import FRONTEND_TRAITS, Player
+
+# A point inside object 1 (the ellipse) on frame 0 of the default synthetic video.
+INSIDE = (0, 1)  # frame, obj
+
+
+@pytest.fixture(scope="module")
+def small_video():
+    return vw.datasets.synthetic(num_frames=10, height=96, width=128)
+
+
+@pytest.fixture
+def player(small_video):
+    video, gt = small_video
+    seg = vw.Segmenter(video)
+    p = Player(seg)
+    p.sent = []
+    p.send = lambda content, buffers=None: p.sent.append((content, list(buffers or [])))
+    return p
+
+
+def inside_point(gt, frame=0, obj=1):
+    ys, xs = np.nonzero(gt[frame][obj])
+    return float(xs.mean()), float(ys.mean())
+
+
+def msg(p: Player, content):
+    p.sent.clear()
+    p.last_error = None
+    p._on_msg(p, content, [])
+    return p.sent
+
+
+def errors(sent):
+    return [c["message"] for c, _ in sent if c.get("type") == "error"]
+
+
+def state(p: Player):
+    seg = p.seg
+    return (len(seg.prompts), seg.masks.copy(), p.frame, p.selected, [dict(o) for o in p.objects], p.overlay, p.opacity)
+
+
+# -- the transport ----------------------------------------------------------------------------
+def test_varints_round_trip_every_byte_length():
+    values = np.array([0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**28, 2**32 - 1])
+    data = encode_varints(values)
+    assert len(data) == 1 + 1 + 1 + 2 + 2 + 3 + 3 + 4 + 5 + 5
+    assert decode_varints(data).tolist() == values.tolist()
+
+
+def test_mask_runs_start_with_background_and_round_trip():
+    m = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]], bool)
+    assert mask_to_runs(m).tolist() == [0, 2, 3, 2, 4, 1]  # golden vector shared with js/test/codec.test.ts
+    assert mask_to_runs(np.zeros((2, 3), bool)).tolist() == [6]
+    rng = np.random.default_rng(1)
+    for mask in (rng.random((37, 53)) > 0.5, np.ones((5, 5), bool), np.zeros((5, 5), bool)):
+        assert np.array_equal(decode_mask(encode_mask(mask), mask.shape), mask)
+    with pytest.raises(ValueError, match="cover"):
+        runs_to_mask(np.array([3, 2]), (2, 3))
+
+
+# -- good messages ------------------------------------------------------------------------------
+def test_click_adds_a_prompt_and_sends_the_frames_mask(player, small_video):
+    _, gt = small_video
+    x, y = inside_point(gt)
+    sent = msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 1})
+    assert errors(sent) == []
+    seg = player.seg
+    assert len(seg.prompts) == 1 and seg.prompts[0].kind == "points"
+    assert player.prompts == [{"frame": 0, "obj_id": 1, "kind": "points", "points": [[round(x, 2), round(y, 2)]], "labels": [1]}]
+    masks = [(c, b) for c, b in sent if c["type"] == "masks"]
+    assert [c["frame"] for c, _ in masks] == [0]
+    content, buffers = masks[0]
+    assert content["objects"] == [1]
+    decoded = decode_mask(bytes(buffers[0]), (96, 128))
+    assert np.array_equal(decoded, seg.masks[0][1])
+    assert decoded[round(y), round(x)]
+    assert player.timeline["lanes"][0]["present"] == [[0, 1]]
+    assert 1 in set(seg.to_dataframe()["obj_id"])
+
+
+def test_negative_click_box_undo_and_objects(player, small_video):
+    _, gt = small_video
+    x, y = inside_point(gt)
+    assert not errors(msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 1}))
+    assert not errors(msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": 2.0, "y": 2.0, "label": 0}))
+    assert player.seg.prompts[-1].labels.tolist() == [0]
+    assert not errors(msg(player, {"type": "add_object"}))
+    assert [o["id"] for o in player.objects] == [1, 2] and player.selected == 2
+    ys, xs = np.nonzero(gt[0][2])
+    box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+    assert not errors(msg(player, {"type": "box", "frame": 0, "obj_id": 2, "box": box}))
+    assert (0, 2) in player.seg.masks
+    assert not errors(msg(player, {"type": "set_visible", "obj_id": 1, "visible": False}))
+    assert [o["visible"] for o in player.objects] == [False, True]
+    assert not errors(msg(player, {"type": "undo"}))
+    assert (0, 2) not in player.seg.masks and len(player.seg.prompts) == 2
+    assert not errors(msg(player, {"type": "remove_object", "obj_id": 2}))
+    assert [o["id"] for o in player.objects] == [1] and player.selected == 1
+
+
+def test_frame_and_mask_requests_answer_with_binary_buffers(player):
+    sent = msg(player, {"type": "request_frames", "frames": [0, 9]})
+    assert [c["frame"] for c, _ in sent] == [0, 9]
+    assert all(c["type"] == "frame" and bytes(b[0][:2]) == b"\xff\xd8" for c, b in sent)  # JPEG magic
+    sent = msg(player, {"type": "request_masks", "frames": [3]})
+    assert sent == [({"type": "masks", "frame": 3, "objects": []}, [])]
+
+
+def test_propagate_in_background_fills_every_frame(player, small_video):
+    _, gt = small_video
+    x, y = inside_point(gt)
+    msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 1})
+    sent = msg(player, {"type": "propagate", "direction": "forward"})
+    assert errors(sent) == []
+    assert player.wait(60)
+    assert player.seg.masks.frames(1) == list(range(10))
+    assert player.progress == {"running": False, "done": 10, "total": 10, "cancelled": False}
+    streamed = sorted({c["frame"] for c, _ in player.sent if c["type"] == "masks"})
+    assert streamed == list(range(10))
+    assert player.timeline["lanes"][0]["present"] == [[0, 10]]
+    scores = player.timeline["lanes"][0]["scores"]
+    assert scores[0] is None and all(0.0 <= s <= 1.0 for s in scores[1:])
+
+
+def test_python_prompts_appear_in_the_player(player, small_video):
+    _, gt = small_video
+    player.sent.clear()
+    player.seg.add_points(4, 3, [inside_point(gt, 4, 1)])
+    assert player.prompts[-1]["frame"] == 4 and player.prompts[-1]["obj_id"] == 3
+    assert 3 in [o["id"] for o in player.objects]
+    assert [c["frame"] for c, _ in player.sent if c["type"] == "masks"] == [4]
+
+
+def test_frame_set_from_python_is_validated(player):
+    player.frame = 9
+    assert player.frame == 9
+    with pytest.raises(Exception, match="does not exist"):
+        player.frame = 10
+
+
+def test_browser_may_set_frame_and_settings(player):
+    player.set_state({"frame": 5, "overlay": "contour", "opacity": 0.25})
+    assert (player.frame, player.overlay, player.opacity) == (5, "contour", 0.25)
+    assert player.last_error is None
+
+
+# -- bad messages: an error event, and nothing changes ------------------------------------------
+BAD = [
+    ("not a dict", "must be an object"),
+    ({"frame": 0}, "must be an object with a string 'type'"),
+    ({"type": "explode"}, "unknown message type"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": 500, "y": 10, "label": 1}, "outside the 128x96 frame"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": -1, "y": 10, "label": 1}, "outside"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": float("nan"), "y": 10, "label": 1}, "finite number"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": "10", "y": 10, "label": 1}, "finite number"),
+    ({"type": "click", "frame": 0, "obj_id": 7, "x": 10, "y": 10, "label": 1}, "unknown object 7"),
+    ({"type": "click", "frame": 0, "obj_id": True, "x": 10, "y": 10, "label": 1}, "unknown object"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": 10, "y": 10, "label": 2}, "label must be"),
+    ({"type": "click", "frame": 0, "obj_id": 1, "x": 10, "y": 10, "label": True}, "label must be"),
+    ({"type": "click", "frame": 10, "obj_id": 1, "x": 10, "y": 10, "label": 1}, "frame 10 does not exist"),
+    ({"type": "click", "frame": 1.5, "obj_id": 1, "x": 10, "y": 10, "label": 1}, "must be an integer"),
+    ({"type": "click", "obj_id": 1, "x": 10, "y": 10, "label": 1}, "must be an integer"),
+    ({"type": "box", "frame": 0, "obj_id": 1, "box": [10, 10, 5, 20]}, "empty"),
+    ({"type": "box", "frame": 0, "obj_id": 1, "box": [0, 0, 200, 20]}, "outside"),
+    ({"type": "box", "frame": 0, "obj_id": 1, "box": [0, 0, 20]}, "box must be"),
+    ({"type": "box", "frame": 0, "obj_id": 1, "box": [0, 0, None, 20]}, "finite number"),
+    ({"type": "request_frames", "frames": [0, 10]}, "frame 10 does not exist"),
+    ({"type": "request_frames", "frames": [-1]}, "frame -1 does not exist"),
+    ({"type": "request_frames", "frames": []}, "list of 1..64"),
+    ({"type": "request_frames", "frames": list(range(10)) * 7}, "list of 1..64"),
+    ({"type": "request_frames", "frames": "0"}, "list of"),
+    ({"type": "request_masks", "frames": [0, "1"]}, "must be an integer"),
+    ({"type": "remove_object", "obj_id": 9}, "unknown object 9"),
+    ({"type": "set_visible", "obj_id": 1, "visible": "no"}, "visible must be"),
+    ({"type": "propagate", "direction": "sideways"}, "direction must be"),
+    ({"type": "propagate"}, "nothing to propagate"),
+    ({"type": "undo"}, "nothing to undo"),
+]
+
+
+@pytest.mark.parametrize("content, message", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_message_answers_an_error_and_changes_nothing(player, content, message):
+    before = state(player)
+    sent = msg(player, content)
+    assert [c["type"] for c, _ in sent] == ["error"], sent
+    assert message in sent[0][0]["message"]
+    assert player.last_error == sent[0][0]["message"]
+    after = state(player)
+    assert after[0] == before[0] and after[1] == before[1] and after[2:] == before[2:]
+
+
+BAD_STATE = [
+    ({"frame": 10}, "frame 10 does not exist"),
+    ({"frame": -1}, "does not exist"),
+    ({"frame": 3, "opacity": 2.0}, "opacity must be in [0, 1]"),  # all or nothing: frame stays
+    ({"overlay": "sparkles"}, "overlay"),
+    ({"selected": 42}, "no object 42"),
+    ({"prompts": []}, "may not set prompts"),
+    ({"num_frames": 1000}, "may not set num_frames"),
+]
+
+
+@pytest.mark.parametrize("update, message", BAD_STATE, ids=[f"state{i}" for i in range(len(BAD_STATE))])
+def test_bad_state_update_is_refused_whole_and_the_browser_put_back(player, update, message):
+    before = state(player)
+    restored = []
+    player.send_state = lambda keys=None: restored.append(keys)
+    player.sent.clear()
+    player.set_state(update)
+    assert message in (player.last_error or "")
+    assert errors(player.sent) == [player.last_error]
+    assert state(player)[2:] == before[2:]
+    assert restored and set(restored[0]) <= set(update)
+
+
+def test_prompts_are_refused_while_propagating(player, small_video):
+    _, gt = small_video
+    x, y = inside_point(gt)
+    msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 1})
+    player.seg._busy = True  # as while the propagation thread holds the engine
+    try:
+        sent = msg(player, {"type": "click", "frame": 3, "obj_id": 1, "x": x, "y": y, "label": 1})
+        assert "busy" in errors(sent)[0]
+        assert len(player.seg.prompts) == 1
+    finally:
+        player.seg._busy = False
+
+
+def test_frontend_traits_are_exactly_the_settings():
+    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction"}
+
+
+def test_player_is_the_segmenters_display(small_video):
+    video, _ = small_video
+    seg = vw.Segmenter(video)
+    assert seg.player is seg.player
+    bundle = seg._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert seg.player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True}]
+    assert seg.player.palette == list(vw.palette.OBJECT_COLORS)
