@@ -402,10 +402,177 @@ def test_evaluate_bad_input(synthetic_video):
         metrics.evaluate(gt.to_numpy(1), gt)
     first_only = MaskStore(gt.num_frames, gt.height, gt.width)
     first_only.set(0, 1, gt.get(0, 1))
-    with pytest.raises(ValueError, match="first_last=True"):
+    with pytest.warns(UserWarning, match="no ground truth"), pytest.raises(ValueError, match="first_last=True"):
         metrics.evaluate(gt, first_only)
     extra = gt.copy()
     extra.set(3, 7, gt.get(3, 1))
     with pytest.warns(UserWarning, match=r"\[7\] have no ground truth"):
         result = metrics.evaluate(extra, gt)
     assert 7 not in result.frames["obj_id"].values
+
+
+# -- temporal consistency ---------------------------------------------------------------------
+def _moving_square_video(num_frames=8, step=4, size=64):
+    """A textured square sliding right by ``step`` px a frame over a still textured background."""
+    rng = np.random.default_rng(1)
+    import cv2
+
+    background = cv2.GaussianBlur(rng.integers(0, 255, (size, size * 2, 3), dtype=np.uint8), (5, 5), 0)
+    skin = cv2.GaussianBlur(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8), (3, 3), 0)
+    frames, store = [], MaskStore(num_frames, size, size * 2)
+    for t in range(num_frames):
+        frame = background.copy()
+        x0 = 10 + step * t
+        frame[20:44, x0 : x0 + 24] = skin
+        mask = np.zeros((size, size * 2), bool)
+        mask[20:44, x0 : x0 + 24] = True
+        frames.append(frame)
+        store.set(t, 1, mask)
+    return vw.open_video(np.stack(frames)), store
+
+
+def test_consistency_columns_match_segmenter_table(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seg.propagate(progress=False)
+    table = metrics.consistency(seg)
+    assert list(table.columns) == ["frame", "time_s", "obj_id", "area_px", "area_frac", "iou_prev", "area_change", "flicker"]
+    ours = seg.to_dataframe()
+    merged = ours.merge(table, on=["frame", "time_s", "obj_id"], suffixes=("", "_metrics"))
+    assert len(merged) == len(ours) == len(table)
+    for column in ("area_px", "area_frac", "iou_prev"):
+        np.testing.assert_array_equal(merged[column], merged[f"{column}_metrics"], err_msg=column)
+    # area_change is relative to the previous frame's area
+    obj1 = table[table.obj_id == 1].set_index("frame")
+    assert obj1.loc[5, "area_change"] == pytest.approx((obj1.loc[5, "area_px"] - obj1.loc[4, "area_px"]) / obj1.loc[4, "area_px"])
+    assert np.isnan(obj1.loc[0, "area_change"]) and np.isnan(obj1.loc[0, "iou_prev"])
+
+
+def test_consistency_area_change_nan_after_empty_mask():
+    store = MaskStore(3, 10, 10)
+    m = np.zeros((10, 10), bool)
+    store.set(0, 1, m)
+    m2 = m.copy()
+    m2[:2, :5] = True
+    store.set(1, 1, m2)
+    store.set(2, 1, np.ones((10, 10), bool))
+    t = metrics.consistency(store).set_index("frame")
+    assert "time_s" not in t.columns  # no fps known
+    assert np.isnan(t.loc[1, "area_change"])  # growing from nothing: no rate
+    assert t.loc[2, "area_change"] == pytest.approx((100 - 10) / 10)
+    assert t.loc[1, "iou_prev"] == 0.0
+
+
+def test_flow_iou_compensates_motion():
+    video, store = _moving_square_video(step=4)
+    table = metrics.consistency(store, video, flow=True)
+    moving = table[table.frame > 0]
+    # plain frame-to-frame IoU sees the 4 px motion of a 24 px square: 20/28
+    np.testing.assert_allclose(moving["iou_prev"], 20 / 28)
+    # warping the previous mask along the video's flow recovers most of the motion
+    assert (moving["flow_iou"] > moving["iou_prev"] + 0.1).all()
+    assert moving["flow_iou"].mean() > 0.85
+    assert np.isnan(table.loc[table.frame == 0, "flow_iou"]).all()
+
+
+def test_warp_mask_with_a_known_flow():
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 5:10] = True
+    flow = np.zeros((20, 30, 2), np.float32)
+    flow[..., 0] = -3  # every target pixel comes from 3 px to its left
+    warped = metrics.warp_mask(mask, flow)
+    np.testing.assert_array_equal(warped, np.roll(mask, 3, axis=1))
+
+
+def test_consistency_flow_needs_the_video(synthetic_video):
+    video, gt = synthetic_video
+    with pytest.raises(ValueError, match="needs the video"):
+        metrics.consistency(gt, flow=True)
+    short = vw.open_video(np.stack([video[i] for i in range(5)]))
+    with pytest.raises(MaskShapeError, match="5 frames"):
+        metrics.consistency(gt, short, flow=True)
+    with pytest.raises(TypeError, match="MaskStore"):
+        metrics.consistency(np.zeros((3, 4, 4), bool))
+
+
+def test_flicker_events():
+    store = MaskStore(16, 8, 8)
+    on = np.ones((8, 8), bool)
+    off = np.zeros((8, 8), bool)
+    other = np.zeros((8, 8), bool)
+    other[0, 0] = True
+    pattern = "11011000011" + "1" * 3 + "00"  # frames 0..15
+    for frame, c in enumerate(pattern):
+        store.set(frame, 2, other)  # frames are segmented
+        if c == "1":
+            store.set(frame, 1, on)
+        elif frame != 6:  # frame 6: no mask at all for object 1, still absent
+            store.set(frame, 1, off)
+    events = metrics.flicker_events(store, max_gap=3)
+    ev1 = events[events.obj_id == 1]
+    # gap at 2 (1 frame) is an event; the gap 5..8 (4 frames) is too long; the end (14, 15) never returns
+    assert ev1[["start", "end", "frames"]].values.tolist() == [[2, 2, 1]]
+    assert metrics.flicker_events(store, max_gap=4).query("obj_id == 1")[["start", "end"]].values.tolist() == [[2, 2], [5, 8]]
+    table = metrics.consistency(store).query("obj_id == 1").set_index("frame")
+    assert table.loc[2, "flicker"] and not table.loc[3, "flicker"] and not table.loc[5, "flicker"]
+    # a gap on frames never segmented (unknown) is not flicker
+    sparse = MaskStore(5, 8, 8)
+    sparse.set(0, 1, on)
+    sparse.set(2, 1, on)
+    assert metrics.flicker_events(sparse).empty
+    with pytest.raises(ValueError, match="max_gap"):
+        metrics.flicker_events(store, max_gap=0)
+
+
+def test_identity_switches(synthetic_video):
+    _, gt = synthetic_video
+    assert metrics.identity_switches(gt, gt).empty
+    swapped = gt.copy()
+    for frame in range(20, 25):  # objects 1 and 2 swap labels for five frames
+        swapped.set(frame, 1, gt.get(frame, 2))
+        swapped.set(frame, 2, gt.get(frame, 1))
+    events = metrics.identity_switches(swapped, gt)
+    assert events[["frame", "obj_id", "from_id", "to_id"]].values.tolist() == [
+        [20, 1, 1, 2], [20, 2, 2, 1], [25, 1, 2, 1], [25, 2, 1, 2],
+    ]  # fmt: skip
+    assert (events["iou"] == 1.0).all()
+    with pytest.raises(MaskShapeError):
+        metrics.identity_switches(MaskStore(3, 8, 8), gt)
+
+
+# -- latency ----------------------------------------------------------------------------------
+def test_latency_from_segmenter_and_table(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    with pytest.raises(ValueError, match="no engine time"):
+        metrics.latency(seg)
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seg.propagate(progress=False)
+    ms = np.array(list(seg._engine_ms.values()))
+    summary = metrics.latency(seg)
+    assert summary["frames"] == len(video) == len(ms)
+    assert summary["mean_ms"] == pytest.approx(ms.mean())
+    assert summary["p95_ms"] == pytest.approx(np.percentile(ms, 95))
+    assert summary["fps"] == pytest.approx(1000 / ms.mean())
+    # the table has one row per (frame, object) but the time is per frame: same summary
+    from_table = metrics.latency(seg.to_dataframe())
+    pd_ = pytest.importorskip("pandas")
+    pd_.testing.assert_series_equal(from_table, summary)
+
+
+def test_latency_bad_input():
+    import pandas as pd
+
+    table = pd.DataFrame({"frame": [0, 1, 2], "engine_ms": [10.0, np.nan, 30.0]})
+    assert metrics.latency(table)["mean_ms"] == 20.0  # NaN (never computed) is left out
+    with pytest.raises(ValueError, match="engine_ms"):
+        metrics.latency(pd.DataFrame({"frame": [0]}))
+    with pytest.raises(ValueError, match="no engine time"):
+        metrics.latency(pd.DataFrame({"frame": [0], "engine_ms": [np.nan]}))
+    with pytest.raises(ValueError, match="negative"):
+        metrics.latency(pd.DataFrame({"frame": [0], "engine_ms": [-1.0]}))
+    with pytest.raises(TypeError, match="Segmenter"):
+        metrics.latency([1.0, 2.0])

@@ -1,28 +1,66 @@
-"""Metrics: DAVIS J and F, sequence statistics, temporal consistency, latency; as tables.
+"""Metrics: DAVIS J and F, sequence statistics, temporal consistency and latency, as tables.
 
-Element functions on numpy masks, (H, W) bool:
+Element functions on numpy masks ((H, W) bool, or 0/1 ints):
 
-- :func:`jaccard` (J), :func:`f_boundary` (F), :func:`statistics` (mean, recall, decay).
+- :func:`jaccard` (DAVIS J), :func:`f_boundary` (DAVIS F), :func:`statistics` (DAVIS
+  mean, recall and decay of per-frame scores), :func:`boundary_map`, :func:`disk`.
 
-On mask stores:
+On mask stores (and Segmenters):
 
+- :func:`evaluate`: J, F and J&F per (frame, object), per object and overall;
 - :func:`timeline_scores`: per-object per-frame J (with ground truth) or IoU with the
-  previous frame (without), for the player's timeline.
+  previous frame (without), for the player's timeline;
+- :func:`consistency`, :func:`flicker_events`: temporal consistency without ground truth;
+  :func:`identity_switches` with it;
+- :func:`latency`: the engine time per frame a Segmenter recorded.
+
+Column names
+------------
+One naming convention runs through ``Segmenter.to_dataframe()`` and every table here, so
+they merge on ``(frame, obj_id)`` (plus ``time_s`` when both have it) without renaming:
+
+=============  =====  =========================================================================
+frame          int    frame index, 0-based
+time_s         float  frame / fps; present only where fps is known
+obj_id         int    object id (1, 2, ...; 0 is background)
+sequence       str    a sequence label, when one was given (for concatenating sequences)
+J, F, JF       float  DAVIS region similarity, boundary accuracy, their mean (evaluate)
+J_drop         float  previous evaluated frame's J minus this J (evaluate)
+gt_area_px     int    ground-truth area (evaluate)
+area_px        int    mask area in pixels; area_frac = area_px / (H * W)
+iou_prev       float  IoU with the object's mask on the previous frame
+area_change    float  relative change of area_px from the previous frame (consistency)
+flow_iou       float  IoU with the previous mask warped by optical flow (consistency)
+flicker        bool   frame is inside a flicker event (consistency)
+<M>_mean, <M>_recall, <M>_decay   DAVIS statistics of measure M in {J, F}; JF_mean
+engine_ms      float  engine time of a frame (Segmenter.to_dataframe)
+=============  =====  =========================================================================
+
+NaN means "undefined here" (no mask on that frame, no previous frame, no ground truth),
+never "zero"; each function says where it can appear.
 """
 
 from __future__ import annotations
 
 from .davis import boundary_map, disk, f_boundary, jaccard, statistics, tolerance_px
+from .latency import latency
 from .scores import Evaluation, evaluate, timeline_scores
+from .temporal import consistency, flicker_events, identity_switches, optical_flow, warp_mask
 
 __all__ = [
     "Evaluation",
-    "evaluate",
     "boundary_map",
+    "consistency",
     "disk",
+    "evaluate",
     "f_boundary",
+    "flicker_events",
+    "identity_switches",
     "jaccard",
+    "latency",
+    "optical_flow",
     "statistics",
     "timeline_scores",
     "tolerance_px",
+    "warp_mask",
 ]
