@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -27,6 +28,19 @@ def reference(davis_root) -> Path:
             pytest.fail(f"VSEG_REQUIRE_DAVIS is set but {folder}/expected.json is missing.")
         pytest.skip(f"DAVIS metric test vectors not found at {folder}.")
     return folder
+
+
+@pytest.fixture(scope="module")
+def propagated(synthetic_video):
+    """A Segmenter on the synthetic video, prompted with the true masks on frame 0 and
+    propagated with the classic engine, with the ground truth attached. Read-only."""
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seg.propagate(progress=False)
+    seg.set_ground_truth(gt)
+    return seg
 
 
 def _reference_masks(reference: Path, davis_root: Path, seq: str, frames: int):
@@ -366,15 +380,11 @@ def test_evaluate_missing_prediction_counts_as_empty(synthetic_video):
     assert row.J == 0.0 and row.F == 0.0 and row.gt_area_px > 0
 
 
-def test_evaluate_takes_a_segmenter_and_merges_with_its_table(synthetic_video):
+def test_evaluate_takes_a_segmenter_and_merges_with_its_table(synthetic_video, propagated):
     video, gt = synthetic_video
-    seg = vw.Segmenter(video)
-    seg.add_mask(0, 1, gt.get(0, 1))
-    seg.add_mask(0, 2, gt.get(0, 2))
-    seg.propagate(progress=False)
     with pytest.raises(ValueError, match="ground truth"):
-        metrics.evaluate(seg)
-    seg.set_ground_truth(gt)
+        metrics.evaluate(vw.Segmenter(video))  # none attached
+    seg = propagated
     result = metrics.evaluate(seg)  # masks, fps and ground truth from the Segmenter
     np.testing.assert_array_equal(result.frames["time_s"], result.frames["frame"] / video.fps)
     table = seg.to_dataframe()
@@ -431,12 +441,8 @@ def _moving_square_video(num_frames=8, step=4, size=64):
     return vw.open_video(np.stack(frames)), store
 
 
-def test_consistency_columns_match_segmenter_table(synthetic_video):
-    video, gt = synthetic_video
-    seg = vw.Segmenter(video)
-    seg.add_mask(0, 1, gt.get(0, 1))
-    seg.add_mask(0, 2, gt.get(0, 2))
-    seg.propagate(progress=False)
+def test_consistency_columns_match_segmenter_table(propagated):
+    seg = propagated
     table = metrics.consistency(seg)
     assert list(table.columns) == ["frame", "time_s", "obj_id", "area_px", "area_frac", "iou_prev", "area_change", "flicker"]
     ours = seg.to_dataframe()
@@ -543,14 +549,11 @@ def test_identity_switches(synthetic_video):
 
 
 # -- latency ----------------------------------------------------------------------------------
-def test_latency_from_segmenter_and_table(synthetic_video):
-    video, gt = synthetic_video
-    seg = vw.Segmenter(video)
+def test_latency_from_segmenter_and_table(synthetic_video, propagated):
+    video, _ = synthetic_video
     with pytest.raises(ValueError, match="no engine time"):
-        metrics.latency(seg)
-    seg.add_mask(0, 1, gt.get(0, 1))
-    seg.add_mask(0, 2, gt.get(0, 2))
-    seg.propagate(progress=False)
+        metrics.latency(vw.Segmenter(video))
+    seg = propagated
     ms = np.array(list(seg._engine_ms.values()))
     summary = metrics.latency(seg)
     assert summary["frames"] == len(video) == len(ms)
@@ -559,13 +562,10 @@ def test_latency_from_segmenter_and_table(synthetic_video):
     assert summary["fps"] == pytest.approx(1000 / ms.mean())
     # the table has one row per (frame, object) but the time is per frame: same summary
     from_table = metrics.latency(seg.to_dataframe())
-    pd_ = pytest.importorskip("pandas")
-    pd_.testing.assert_series_equal(from_table, summary)
+    pd.testing.assert_series_equal(from_table, summary)
 
 
 def test_latency_bad_input():
-    import pandas as pd
-
     table = pd.DataFrame({"frame": [0, 1, 2], "engine_ms": [10.0, np.nan, 30.0]})
     assert metrics.latency(table)["mean_ms"] == 20.0  # NaN (never computed) is left out
     with pytest.raises(ValueError, match="engine_ms"):
