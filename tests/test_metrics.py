@@ -576,3 +576,34 @@ def test_latency_bad_input():
         metrics.latency(pd.DataFrame({"frame": [0], "engine_ms": [-1.0]}))
     with pytest.raises(TypeError, match="Segmenter"):
         metrics.latency([1.0, 2.0])
+
+
+def test_evaluate_excludes_void_pixels():
+    gt = MaskStore(4, 20, 20)
+    pred = MaskStore(4, 20, 20)
+    truth = np.zeros((20, 20), bool)
+    truth[4:12, 4:12] = True
+    wide = truth.copy()
+    wide[4:12, 12:16] = True  # the prediction spills into a void strip
+    void = np.zeros((20, 20), bool)
+    void[:, 12:] = True
+    for f in range(4):
+        gt.set(f, 1, truth)
+        pred.set(f, 1, wide)
+    gt.set_void(1, void)
+    t = metrics.evaluate(pred, gt, first_last=True).frames.set_index("frame")
+    assert t.loc[1, "J"] == 1.0 and t.loc[1, "F"] == 1.0
+    assert t.loc[0, "J"] == 64 / 96 and t.loc[0, "F"] < 1.0
+    assert t.loc[0, "J"] == metrics.jaccard(wide, truth) and t.loc[1, "F"] == metrics.f_boundary(wide, truth, void)
+
+
+def test_timeline_scores_match_segmenter_iou_prev(propagated):
+    scores = metrics.timeline_scores(propagated.masks)
+    table = propagated.to_dataframe()
+    for obj, group in table.groupby("obj_id"):
+        np.testing.assert_array_equal(scores[obj][group["frame"].to_numpy()], group["iou_prev"].to_numpy())
+    # with the attached ground truth: the same J as evaluate's table
+    with_gt = metrics.timeline_scores(propagated.masks, propagated.ground_truth)
+    frames = metrics.evaluate(propagated).frames
+    for row in frames.itertuples():
+        assert with_gt[row.obj_id][row.frame] == row.J
