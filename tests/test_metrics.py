@@ -355,7 +355,8 @@ def test_evaluate_tables_multi_object(synthetic_video):
     assert result.summary["J_mean"] == pytest.approx(objs["J_mean"].mean())
     assert result.summary["JF_mean"] == pytest.approx((objs["J_mean"].mean() + objs["F_mean"].mean()) / 2)
     assert result.summary["objects"] == 2 and result.summary["frames"] == gt.num_frames - 2
-    assert "J&F" in repr(result) and "<table" in result._repr_html_()
+    assert "J&F" in repr(result)
+    assert result._repr_html_().startswith("<p>&lt;Evaluation of 2 objects") and "<table" in result._repr_html_()
 
 
 def test_evaluate_first_last_switch_fps_and_sequence(synthetic_video):
@@ -501,6 +502,9 @@ def test_consistency_flow_needs_the_video(synthetic_video):
         metrics.consistency(gt, short, flow=True)
     with pytest.raises(TypeError, match="MaskStore"):
         metrics.consistency(np.zeros((3, 4, 4), bool))
+    with pytest.raises(ValueError, match="empty"):
+        metrics.consistency(MaskStore(3, 4, 4))
+    assert metrics.flicker_events(MaskStore(3, 4, 4)).empty
 
 
 def test_flicker_events():
@@ -546,6 +550,10 @@ def test_identity_switches(synthetic_video):
     assert (events["iou"] == 1.0).all()
     with pytest.raises(MaskShapeError):
         metrics.identity_switches(MaskStore(3, 8, 8), gt)
+    with pytest.raises(ValueError, match="ground-truth mask store is empty"):
+        metrics.identity_switches(gt, MaskStore(gt.num_frames, gt.height, gt.width))
+    with pytest.raises(ValueError, match="min_iou"):
+        metrics.identity_switches(gt, gt, min_iou=0)
 
 
 # -- latency ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ without renaming (see the package docstring for the full list).
 
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass
 
@@ -109,7 +110,7 @@ class Evaluation:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p>{self!r}</p>".replace("<E", "&lt;E").replace(">", "&gt;", 1) + self.objects.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>" + self.objects.to_html(index=False)
 
 
 def evaluate(

@@ -16,7 +16,7 @@ from pycocotools import mask as mask_utils
 
 from ..masks import MaskStore
 from . import _rle
-from ._checks import check_stores
+from ._checks import check_not_empty, check_stores
 
 FLICKER_GAP = 3  # an absence of at most this many frames followed by a return is a flicker
 
@@ -25,7 +25,8 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
     """Temporal consistency per (frame, object), without ground truth.
 
     Args:
-        pred: a MaskStore, or a Segmenter (its masks, video and fps are used).
+        pred: a MaskStore, or a Segmenter (its masks, video and fps are used); an empty
+            store raises ValueError.
         video: the video of the masks (anything with ``len``, ``video[i] -> (H, W, 3)``
             uint8 RGB); needed for ``flow=True``.
         fps: frames per second for the ``time_s`` column (from the Segmenter's video, or
@@ -57,6 +58,7 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
         :func:`evaluate`'s ``frames`` on ``(frame, obj_id)``.
     """
     store, video, fps = _unpack(pred, video, fps)
+    check_not_empty(store, "predicted")
     hw = store.height * store.width
     events = flicker_events(store, max_gap=max_gap)
     in_event = {(e.obj_id, f) for e in events.itertuples() for f in range(e.start, e.end + 1)}
@@ -104,6 +106,7 @@ def flicker_events(pred: MaskStore, max_gap: int = FLICKER_GAP) -> pd.DataFrame:
     Returns:
         DataFrame with one row per event: ``obj_id``, ``start`` and ``end`` (first and
         last absent frame), ``frames`` (end - start + 1), sorted by object then start.
+        Empty (no rows) when there is no event, an empty store included.
     """
     if not isinstance(pred, MaskStore):
         raise TypeError(f"pred must be a vseg_widgets MaskStore, got {type(pred).__name__}.")
@@ -146,6 +149,8 @@ def identity_switches(pred: MaskStore, gt: MaskStore, min_iou: float = 0.5) -> p
         ``from_id``, ``to_id`` (ground-truth ids) and ``iou`` (with ``to_id``).
     """
     check_stores(pred, gt)
+    check_not_empty(pred, "predicted")
+    check_not_empty(gt, "ground-truth")
     if not 0 < min_iou <= 1:
         raise ValueError(f"min_iou must be in (0, 1], got {min_iou}.")
     gt_ids = gt.obj_ids
