@@ -1,0 +1,139 @@
+"""JupyterLab + Debian Chromium for the browser test and the player benchmark.
+
+JupyterLab runs from this interpreter's environment (so its kernel is this venv's ipykernel)
+on 127.0.0.1 with no token, in a temporary root with its own settings, so nothing from the
+developer's own Jupyter set-up leaks in. Chromium is /usr/bin/chromium, never a download.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+BUNDLE = REPO / "vseg_widgets" / "static" / "player.js"
+ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored
+
+
+def missing_requirements() -> list[str]:
+    """What the browser test lacks on this machine (empty when it can run)."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
+    if not BUNDLE.exists():
+        missing.append(f"the player bundle {BUNDLE} is not built (npm ci --prefix js && npm run build --prefix js)")
+    return missing
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A notebook of code cells with python3 kernelspec metadata (else Lab asks for a kernel)."""
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [], "source": src}
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, home: Path, timeout: float = 120) -> Iterator[str]:
+    """Run JupyterLab serving ``root`` (settings under ``home``); yields its base URL."""
+    # This venv's kernel under the name the notebooks ask for ("python3"); JUPYTER_PATH
+    # comes first in Jupyter's search, so no other python3 kernelspec can win.
+    spec = home / "data" / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }))
+    config = home / "config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    # No "receive Jupyter news?" toast over the page.
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": str(home / "data"),
+        "JUPYTER_CONFIG_DIR": str(config),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    port = _free_port()
+    log_path = home / "lab.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",  # CI runs as root
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                "--IdentityProvider.token=", "--ServerApp.password=",
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
+            ],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start; its log:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def chromium(headless: bool = True):
+    """A Playwright Browser on /usr/bin/chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=headless, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,245 @@
+"""The player in a real browser: JupyterLab + headless Chromium, driven like a person would.
+
+One notebook: cell 0 shows a Segmenter on a synthetic video; cell 1 prints the Python-side
+state as JSON (run again whenever the test needs to look at the kernel); cell 2 changes
+things from Python. The test clicks, propagates, plays and types in the player and checks
+both the canvas pixels and what the kernel sees.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import vseg_widgets as vw
+
+from labkit import ARTIFACTS, write_notebook
+
+pytestmark = pytest.mark.browser
+
+T, H, W = 24, 240, 320
+PLAYER = "[data-testid=vseg-player]"
+TAB10_BLUE = (0x1F, 0x77, 0xB4)  # object 1 in vseg_widgets.palette
+
+
+def pick_points():
+    """A click point on object 1 (frame 0), a pixel well inside it away from the click
+    marker, and a background pixel far from every object: (x, y) frame pixels."""
+    _, gt = vw.datasets.synthetic(num_frames=T, height=H, width=W)
+    obj = gt[0][1].astype(np.uint8)
+    ys, xs = np.nonzero(obj)
+    click = (float(xs.mean()) + 0.25, float(ys.mean()) + 0.25)
+    inner = cv2.erode(obj, np.ones((9, 9), np.uint8)).astype(bool)
+    yy, xx = np.nonzero(inner)
+    d = np.hypot(xx - click[0], yy - click[1])
+    i = int(np.argmin(np.abs(d - 15)))  # ~15 px from the click: clear of the marker
+    inside = (int(xx[i]), int(yy[i]))
+    anything = np.zeros((H, W), np.uint8)
+    for m in gt[0].values():
+        anything |= m.astype(np.uint8)
+    free = cv2.erode(1 - anything, np.ones((25, 25), np.uint8)).astype(bool)
+    fy, fx = np.nonzero(free)
+    outside = (int(fx[0]), int(fy[0]))
+    p2 = np.argwhere(gt[10][2]).mean(0)
+    return click, inside, outside, (float(p2[1]), float(p2[0]))
+
+
+CLICK, INSIDE, OUTSIDE, OBJ2_AT_10 = pick_points()
+
+CELLS = [
+    # 0: the player
+    f"""import json
+import numpy as np
+import vseg_widgets as vw
+
+video, gt = vw.datasets.synthetic(num_frames={T}, height={H}, width={W})
+seg = vw.Segmenter(video)
+seg""",
+    # 1: the kernel's view, as one JSON line
+    f"""RUN = globals().get("RUN", 0) + 1
+_m = seg.masks.get(0, 1)
+_df = seg.to_dataframe()
+print("PROBE " + json.dumps({{
+    "run": RUN,
+    "frame": seg.player.frame,
+    "selected": seg.player.selected,
+    "objects": [o["id"] for o in seg.player.objects],
+    "prompts": [[p.frame, p.obj_id, p.kind, None if p.points is None else p.points.tolist(),
+                 None if p.labels is None else p.labels.tolist()] for p in seg.prompts],
+    "mask_frames": {{str(o): seg.masks.frames(o) for o in seg.masks.obj_ids}},
+    "iou0": None if _m is None else float((_m & gt[0][1]).sum() / (_m | gt[0][1]).sum()),
+    "inside": None if _m is None else bool(_m[{INSIDE[1]}, {INSIDE[0]}]),
+    "outside": None if _m is None else bool(_m[{OUTSIDE[1]}, {OUTSIDE[0]}]),
+    "df_rows": len(_df),
+    "df_prompt_rows": int((_df["source"] == "prompt").sum()) if len(_df) else 0,
+    "timeline_present": {{str(l["obj_id"]): l["present"] for l in seg.player.timeline["lanes"]}},
+}}))""",
+    # 2: changes made from Python must show in the player
+    f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
+seg.player.frame = 10""",
+]
+
+
+class Notebook:
+    """Runs cells through the JupyterLab UI and reads the probe cell's output."""
+
+    def __init__(self, page):
+        self.page = page
+        self.runs = 0
+
+    def run(self, index: int):
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell.locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+        return cell
+
+    def probe(self) -> dict:
+        from playwright.sync_api import expect
+
+        self.runs += 1
+        out = self.run(1).locator(".jp-OutputArea-output")
+        expect(out).to_contain_text(f'"run": {self.runs},', timeout=60_000)
+        return json.loads(out.inner_text().split("PROBE ", 1)[1].strip())
+
+
+def dbg(page, expr: str):
+    """Evaluate ``expr`` with ``d`` = the player's debug figures and ``el`` = its root."""
+    return page.evaluate(f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el.vsegDebug; return {expr}; }}")
+
+
+def wait_for(page, expr: str, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el && el.vsegDebug; return !!d && ({expr}); }}",
+        timeout=timeout,
+    )
+
+
+def canvas_pixel(page, x: int, y: int) -> list[int]:
+    return page.evaluate(
+        "([x, y]) => Array.from(document.querySelector('[data-testid=vseg-canvas]')"
+        ".getContext('2d').getImageData(x, y, 1, 1).data)",
+        [x, y],
+    )
+
+
+def shown_frame(page) -> int:
+    return int(page.get_attribute("[data-testid=vseg-frame]", "data-frame"))
+
+
+def test_player_end_to_end(lab, lab_root, page):
+    from playwright.sync_api import expect
+
+    write_notebook(lab_root / "player.ipynb", CELLS)
+    page.goto(f"{lab}/lab/tree/player.ipynb")
+    page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=90_000)
+    # Cells run before the kernel is connected are dropped: wait for it.
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]")).to_have_count(1, timeout=90_000)
+    nb = Notebook(page)
+    nb.run(0)
+
+    # -- the player appears and draws frame 0 at the video's aspect ratio, fitted to the cell
+    player = page.locator(PLAYER)
+    expect(player).to_be_visible(timeout=120_000)
+    wait_for(page, "d.draws > 0")
+    canvas = page.locator("[data-testid=vseg-canvas]")
+    box = canvas.bounding_box()
+    assert abs(box["width"] / box["height"] - W / H) < 0.02
+    assert box["width"] > 1.5 * W  # stretched to the cell width, not left at 320 px
+    expect(page.locator("[data-testid=vseg-frame]")).to_contain_text("frame 0 / 23")
+    expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Click")
+
+    # -- click on object 1: the mask appears in Python and on the canvas
+    before_in = canvas_pixel(page, *INSIDE)
+    before_out = canvas_pixel(page, *OUTSIDE)
+    page.mouse.click(box["x"] + CLICK[0] * box["width"] / W, box["y"] + CLICK[1] * box["height"] / H)
+    wait_for(page, "d.clickLatencies.length >= 1")
+    state = nb.probe()
+    assert len(state["prompts"]) == 1
+    frame, obj, kind, points, labels = state["prompts"][0]
+    assert (frame, obj, kind, labels) == (0, 1, "points", [1])
+    assert abs(points[0][0] - CLICK[0]) < 0.6 and abs(points[0][1] - CLICK[1]) < 0.6  # coordinate mapping
+    assert state["iou0"] > 0.8, state
+    assert state["inside"] is True and state["outside"] is False
+    assert state["df_rows"] == 1 and state["df_prompt_rows"] == 1
+    # filled overlay at opacity 0.5: the pixel is half frame, half object colour
+    after_in = canvas_pixel(page, *INSIDE)
+    expected = [0.5 * b + 0.5 * c for b, c in zip(before_in[:3], TAB10_BLUE)]
+    assert all(abs(a - e) <= 3 for a, e in zip(after_in[:3], expected)), (before_in, after_in, expected)
+    assert canvas_pixel(page, *OUTSIDE) == before_out  # no mask there: untouched
+    assert dbg(page, "d.overlayPixels") > 100
+
+    # -- propagate with the button: masks stream in, every frame gets one
+    page.click("[data-testid=vseg-propagate]")
+    expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Propagated", timeout=120_000)
+    state = nb.probe()
+    assert state["mask_frames"]["1"] == list(range(T))
+    assert state["timeline_present"]["1"] == [[0, T]]
+    assert dbg(page, "d.maskBytes.length") >= T  # streamed frame by frame, not reloaded at the end
+    # the timeline lane of object 1 is painted over the whole video
+    tl = page.locator("[data-testid=vseg-timeline]").bounding_box()
+    lane = page.evaluate(
+        """() => { const c = document.querySelector('[data-testid=vseg-timeline]');
+                   const ctx = c.getContext('2d'); const y = Math.round(c.height * 0.5);
+                   return [0.05, 0.5, 0.95].map(f => Array.from(ctx.getImageData(Math.round(c.width * f), y, 1, 1).data)); }"""
+    )
+    assert tl["height"] > 10 and all(px[3] > 0 for px in lane), lane
+
+    # -- play: frames advance at the video's rate until the last one; Python follows
+    page.click("[data-testid=vseg-step-back]")  # stops any follow-the-head movement, frame settles
+    page.locator("[data-testid=vseg-slider]").fill("0")
+    page.click("[data-testid=vseg-play]")
+    wait_for(page, f"el.querySelector('[data-testid=vseg-frame]').dataset.frame === '{T - 1}'", timeout=60_000)
+    expect(page.locator("[data-testid=vseg-play]")).to_have_text("▶")  # paused at the end
+    assert dbg(page, "d.playTimes.length") >= T - 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    player.screenshot(path=str(ARTIFACTS / "player.png"))
+    state = nb.probe()
+    assert state["frame"] == T - 1
+
+    # -- keyboard inside the player; the notebook must not see the keys
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    page.click("[data-testid=vseg-frame]")  # focuses the player (its root is focusable)
+    assert page.evaluate(f"() => document.activeElement === document.querySelector('{PLAYER}')")
+    page.keyboard.press("ArrowLeft")
+    assert shown_frame(page) == T - 2
+    page.keyboard.press("Shift+ArrowLeft")
+    assert shown_frame(page) == T - 12
+    page.keyboard.press("ArrowRight")
+    assert shown_frame(page) == T - 11
+    page.keyboard.press("Home")
+    assert shown_frame(page) == 0
+    page.click("[data-testid=vseg-add-object]")
+    expect(page.locator("[data-testid=vseg-object-2]")).to_be_visible()
+    page.click("[data-testid=vseg-frame]")
+    page.keyboard.press("1")
+    expect(page.locator("[data-testid=vseg-object-1] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("2")
+    expect(page.locator("[data-testid=vseg-object-2] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
+    for key in ("a", "b", "m", "3"):  # notebook commands in command mode: insert cells, markdown, heading
+        page.keyboard.press(key)
+    page.keyboard.press(" ")
+    expect(page.locator("[data-testid=vseg-play]")).to_have_text("❚❚")
+    page.keyboard.press(" ")
+    expect(page.locator("[data-testid=vseg-play]")).to_have_text("▶")
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
+    assert page.locator(".jp-Notebook .jp-CodeCell").count() == cells_before
+    page.keyboard.press("Control+z")  # undo the click
+    expect(page.locator("[data-testid=vseg-status]")).not_to_have_attribute("data-kind", "error")
+    page.wait_for_timeout(0)
+    state = nb.probe()
+    assert state["prompts"] == [] and state["selected"] == 2 and state["objects"] == [1, 2]
+    page.click("[data-testid=vseg-frame]")
+    page.keyboard.press("p")  # nothing left to propagate: an error in the status line
+    status = page.locator("[data-testid=vseg-status]")
+    expect(status).to_contain_text("nothing to propagate")
+    expect(status).to_have_attribute("data-kind", "error")
+    page.keyboard.press("Escape")  # cancel with nothing running is harmless
+
+    # -- changes from Python show in the player
+    nb.run(2)
+    expect(page.locator("[data-testid=vseg-frame]")).to_have_attribute("data-frame", "10", timeout=60_000)
+    expect(page.locator("[data-testid=vseg-object-3]")).to_be_visible()
+    wait_for(page, "d.overlayPixels > 100")
