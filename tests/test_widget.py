@@ -112,6 +112,17 @@ def test_negative_click_box_undo_and_objects(player, small_video):
     assert [o["id"] for o in player.objects] == [1] and player.selected == 1
 
 
+def test_a_prompt_resends_only_the_frames_it_changed(player, small_video):
+    _, gt = small_video
+    msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": inside_point(gt)[0], "y": inside_point(gt)[1], "label": 1})
+    x, y = inside_point(gt, 5)
+    sent = msg(player, {"type": "click", "frame": 5, "obj_id": 1, "x": x, "y": y, "label": 1})
+    assert [c["frame"] for c, _ in sent if c["type"] == "masks"] == [5]
+    sent = msg(player, {"type": "undo"})
+    assert {c["frame"] for c, _ in sent if c["type"] == "masks"} == {5}
+    assert 5 not in player.seg.masks and 0 in player.seg.masks
+
+
 def test_frame_and_mask_requests_answer_with_binary_buffers(player):
     sent = msg(player, {"type": "request_frames", "frames": [0, 9]})
     assert [c["frame"] for c, _ in sent] == [0, 9]

@@ -126,7 +126,7 @@ class Player(anywidget.AnyWidget):
         # takes back their last prompt; the others come and go with the Segmenter's.
         self._extra: set[int] = set()
         self._hidden: set[int] = set()
-        self._prompted_frames: set[int] = set()
+        self._prompt_ids: dict = {}  # id(Prompt) -> Prompt, to see which frames a change touched
         self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
         self._jpeg_bytes = 0
@@ -319,11 +319,13 @@ class Player(anywidget.AnyWidget):
     # -- events from the Segmenter -----------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
         if event == "prompts":
-            before = self._prompted_frames
+            before = self._prompt_ids
             self._sync_prompts()
             self._sync_objects()
-            # A prompt emits no "masks" event: resend every frame whose prompts changed.
-            self._send_masks(sorted(before | self._prompted_frames))
+            # A prompt emits no "masks" event: resend the frames whose prompts changed.
+            changed = {p.frame for p in self.seg.prompts if id(p) not in before}
+            changed |= {p.frame for pid, p in before.items() if pid not in self._prompt_ids}
+            self._send_masks(sorted(changed))
             self._update_timeline()
         elif event == "masks":
             frames = payload.get("frames")
@@ -349,7 +351,8 @@ class Player(anywidget.AnyWidget):
     # -- state -----------------------------------------------------------------------------
     def _sync_prompts(self) -> None:
         self.prompts = [_prompt_json(p) for p in self.seg.prompts]
-        self._prompted_frames = {p.frame for p in self.seg.prompts}
+        # Prompts are immutable: identity tells what changed. Holding them keeps ids unique.
+        self._prompt_ids = {id(p): p for p in self.seg.prompts}
 
     def _sync_objects(self) -> None:
         ids = sorted(set(self.seg.obj_ids) | self._extra)

@@ -42,8 +42,9 @@ export interface Debug {
   drawMs: number[]; // time of each draw while playing
   playTimes: number[]; // performance.now() of each frame shown while playing
   clickLatencies: number[]; // pointer up -> the new mask drawn, ms
-  frameBytes: number[];
-  maskBytes: number[];
+  frameBytes: number[]; // JPEG bytes of each frame message
+  maskBytes: number[]; // mask bytes of each masks message (one frame, all its objects)
+  maskFrames: number[]; // the frame of each masks message with at least one mask
   errors: string[];
 }
 
@@ -74,7 +75,7 @@ function bytesOf(buf: ArrayBuffer | DataView | Uint8Array): Uint8Array {
 export class PlayerView {
   readonly root: HTMLDivElement;
   readonly debug: Debug = {
-    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], errors: [],
+    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], maskFrames: [], errors: [],
   };
   private W: number;
   private H: number;
@@ -377,9 +378,10 @@ export class PlayerView {
 
   private onMasks(frame: number, objects: number[], buffers: Uint8Array[]): void {
     const map = new Map<number, Uint32Array>();
+    this.debug.maskBytes.push(buffers.reduce((sum, b) => sum + b.byteLength, 0)); // per frame, all objects
+    if (objects.length) this.debug.maskFrames.push(frame);
     for (let i = 0; i < objects.length; i++) {
       const runs = decodeRuns(buffers[i]);
-      this.debug.maskBytes.push(buffers[i].byteLength);
       if (runsTotal(runs) !== this.W * this.H) {
         this.showError(`mask of object ${objects[i]} on frame ${frame} has the wrong size; ignored.`);
         continue;

@@ -137,3 +137,44 @@ def chromium(headless: bool = True):
             yield browser
         finally:
             browser.close()
+
+
+class Notebook:
+    """Runs cells of the open notebook through the JupyterLab UI and reads probe outputs."""
+
+    def __init__(self, page):
+        self.page = page
+        self.runs = 0
+
+    def wait_for_kernel(self, timeout: float = 120_000) -> None:
+        # Cells run before the kernel is connected can be dropped: wait for it to be idle.
+        self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=timeout)
+
+    def run(self, index: int, attempts: int = 3):
+        """Run cell ``index`` (Shift+Enter) and wait until its prompt changes; retried if dropped."""
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        prompt = cell.locator(".jp-InputPrompt")
+        before = prompt.inner_text()
+        for attempt in range(attempts):
+            cell.locator(".jp-InputArea-editor").click()
+            self.page.keyboard.press("Shift+Enter")
+            try:
+                self.page.wait_for_function(
+                    "([el, before]) => el.textContent.trim() !== before.trim()",
+                    arg=[prompt.element_handle(), before],
+                    timeout=20_000,
+                )
+                return cell
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+        return cell
+
+    def probe(self, index: int, timeout: float = 60_000) -> dict:
+        """Run a cell that prints ``PROBE {"run": RUN, ...}`` and return the JSON it printed."""
+        from playwright.sync_api import expect
+
+        self.runs += 1
+        out = self.run(index).locator(".jp-OutputArea-output")
+        expect(out).to_contain_text(f'"run": {self.runs},', timeout=timeout)
+        return json.loads(out.inner_text().split("PROBE ", 1)[1].strip())

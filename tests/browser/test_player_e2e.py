@@ -16,7 +16,7 @@ import pytest
 
 import vseg_widgets as vw
 
-from labkit import ARTIFACTS, write_notebook
+from labkit import ARTIFACTS, Notebook, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -83,28 +83,6 @@ seg.player.frame = 10""",
 ]
 
 
-class Notebook:
-    """Runs cells through the JupyterLab UI and reads the probe cell's output."""
-
-    def __init__(self, page):
-        self.page = page
-        self.runs = 0
-
-    def run(self, index: int):
-        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
-        cell.locator(".jp-InputArea-editor").click()
-        self.page.keyboard.press("Shift+Enter")
-        return cell
-
-    def probe(self) -> dict:
-        from playwright.sync_api import expect
-
-        self.runs += 1
-        out = self.run(1).locator(".jp-OutputArea-output")
-        expect(out).to_contain_text(f'"run": {self.runs},', timeout=60_000)
-        return json.loads(out.inner_text().split("PROBE ", 1)[1].strip())
-
-
 def dbg(page, expr: str):
     """Evaluate ``expr`` with ``d`` = the player's debug figures and ``el`` = its root."""
     return page.evaluate(f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el.vsegDebug; return {expr}; }}")
@@ -135,9 +113,8 @@ def test_player_end_to_end(lab, lab_root, page):
     write_notebook(lab_root / "player.ipynb", CELLS)
     page.goto(f"{lab}/lab/tree/player.ipynb")
     page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=90_000)
-    # Cells run before the kernel is connected are dropped: wait for it.
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]")).to_have_count(1, timeout=90_000)
     nb = Notebook(page)
+    nb.wait_for_kernel()
     nb.run(0)
 
     # -- the player appears and draws frame 0 at the video's aspect ratio, fitted to the cell
@@ -156,7 +133,7 @@ def test_player_end_to_end(lab, lab_root, page):
     before_out = canvas_pixel(page, *OUTSIDE)
     page.mouse.click(box["x"] + CLICK[0] * box["width"] / W, box["y"] + CLICK[1] * box["height"] / H)
     wait_for(page, "d.clickLatencies.length >= 1")
-    state = nb.probe()
+    state = nb.probe(1)
     assert len(state["prompts"]) == 1
     frame, obj, kind, points, labels = state["prompts"][0]
     assert (frame, obj, kind, labels) == (0, 1, "points", [1])
@@ -174,7 +151,7 @@ def test_player_end_to_end(lab, lab_root, page):
     # -- propagate with the button: masks stream in, every frame gets one
     page.click("[data-testid=vseg-propagate]")
     expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Propagated", timeout=120_000)
-    state = nb.probe()
+    state = nb.probe(1)
     assert state["mask_frames"]["1"] == list(range(T))
     assert state["timeline_present"]["1"] == [[0, T]]
     assert dbg(page, "d.maskBytes.length") >= T  # streamed frame by frame, not reloaded at the end
@@ -196,7 +173,7 @@ def test_player_end_to_end(lab, lab_root, page):
     assert dbg(page, "d.playTimes.length") >= T - 2
     ARTIFACTS.mkdir(exist_ok=True)
     player.screenshot(path=str(ARTIFACTS / "player.png"))
-    state = nb.probe()
+    state = nb.probe(1)
     assert state["frame"] == T - 1
 
     # -- keyboard inside the player; the notebook must not see the keys
@@ -228,8 +205,7 @@ def test_player_end_to_end(lab, lab_root, page):
     assert page.locator(".jp-Notebook .jp-CodeCell").count() == cells_before
     page.keyboard.press("Control+z")  # undo the click
     expect(page.locator("[data-testid=vseg-status]")).not_to_have_attribute("data-kind", "error")
-    page.wait_for_timeout(0)
-    state = nb.probe()
+    state = nb.probe(1)
     assert state["prompts"] == [] and state["selected"] == 2 and state["objects"] == [1, 2]
     page.click("[data-testid=vseg-frame]")
     page.keyboard.press("p")  # nothing left to propagate: an error in the status line
