@@ -25,10 +25,16 @@ def lab_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab(lab_root, tmp_path_factory):
+def lab_home(tmp_path_factory):
+    """JupyterLab's settings, config and kernelspec folder (settings/ holds user settings)."""
+    return tmp_path_factory.mktemp("jupyter_home")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_root, lab_home):
     """Base URL of a JupyterLab server serving ``lab_root``; stopped after the module."""
     require_browser()
-    with jupyterlab(lab_root, tmp_path_factory.mktemp("jupyter_home")) as url:
+    with jupyterlab(lab_root, lab_home) as url:
         yield url
 
 

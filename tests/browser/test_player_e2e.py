@@ -219,3 +219,42 @@ def test_player_end_to_end(lab, lab_root, page):
     expect(page.locator("[data-testid=vseg-frame]")).to_have_attribute("data-frame", "10", timeout=60_000)
     expect(page.locator("[data-testid=vseg-object-3]")).to_be_visible()
     wait_for(page, "d.overlayPixels > 100")
+
+
+def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
+    """JupyterLab Dark: the player takes the theme's colours; contour and off overlays draw."""
+    from playwright.sync_api import expect
+
+    themes = lab_home / "settings" / "@jupyterlab" / "apputils-extension"
+    themes.mkdir(parents=True, exist_ok=True)
+    (themes / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    write_notebook(lab_root / "dark.ipynb", CELLS[:1])
+    page.goto(f"{lab}/lab/tree/dark.ipynb?reset")  # a fresh layout: only this notebook open
+    nb = Notebook(page)
+    nb.wait_for_kernel()
+    expect(page.locator("body[data-jp-theme-light=false]")).to_have_count(1)
+    nb.run(0)
+    wait_for(page, "d.draws > 0")
+
+    colors = page.evaluate(
+        f"""() => {{ const s = getComputedStyle(document.querySelector('{PLAYER}'));
+                     const st = getComputedStyle(document.querySelector('[data-testid=vseg-status]'));
+                     return [s.backgroundColor, s.color, st.color]; }}"""
+    )
+    def luminance(css: str) -> float:
+        r, g, b = [int(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+    background, text, status = (luminance(c) for c in colors)
+    assert background < 0.3 and text > 0.6 and status > 0.4, colors  # light text on a dark player
+
+    box = page.locator("[data-testid=vseg-canvas]").bounding_box()
+    page.mouse.click(box["x"] + CLICK[0] * box["width"] / W, box["y"] + CLICK[1] * box["height"] / H)
+    wait_for(page, "d.clickLatencies.length >= 1")
+    filled = dbg(page, "d.overlayPixels")
+    page.select_option("[data-testid=vseg-overlay]", "contour")
+    wait_for(page, f"d.overlayPixels > 0 && d.overlayPixels < {filled} / 3")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(PLAYER).screenshot(path=str(ARTIFACTS / "player-dark-contour.png"))
+    page.select_option("[data-testid=vseg-overlay]", "off")
+    wait_for(page, "d.overlayPixels === 0")
