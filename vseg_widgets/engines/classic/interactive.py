@@ -19,6 +19,7 @@ def segment_prompt(
     points: np.ndarray | None = None,
     labels: np.ndarray | None = None,
     box: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
 ) -> np.ndarray:
     """The object that the prompts point at.
 

@@ -1,86 +1,99 @@
-"""Propagation of object masks through a video with dense optical flow.
+"""Propagation of object masks through a video: motion prior + online colour model + edge snapping.
 
-Each step warps the previous frame's masks onto the current frame along OpenCV's DIS
-optical flow (computed from the current frame back to the previous one, so every pixel
-of the current frame looks up where it came from), then resolves overlaps so each pixel
-belongs to at most one object. Work happens on a downscaled copy of the video; masks are
-upscaled at the end. A sharp change of the colour histogram is taken as a scene cut: the
-objects are then lost rather than dragged onto the new shot.
+Each step, for every tracked object, at a reduced work resolution:
+
+1. **Motion prior.** The previous frame's soft mask is pulled onto the current frame along
+   DIS optical flow (:mod:`.flow`). Where forward and backward flow disagree (occlusions,
+   fast limbs) the warp is not believed, and the prior there is replaced by a blurred one
+   that only says "the object is near".
+2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour).
+3. **Fusion.** Both are added as log-odds; pixels far outside the warped mask are ruled out
+   (objects move continuously between frames), which keeps look-alike background away.
+4. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges.
+5. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
+
+The soft (not re-binarised) result is the state carried to the next frame, so rounding
+errors do not accumulate into erosion. An object whose mask collapses is *lost*: it gets
+an empty mask, and each frame it is searched for with its keyframe colour model until a
+region that looks like it and is about its size shows up. A sharp change of the colour
+histogram between frames is a scene cut: every object is lost rather than dragged onto the
+new shot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from ...masks import decode, encode
+from .appearance import BilateralGrid, ColourModel, colour_index, grid_colour
+from .flow import FlowField
+from .refine import GuidedFilter
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    work_side: int = 480  # long side of the working resolution, px
+    """One configuration for every video (no per-sequence settings)."""
+
+    work_side: int = 427  # long side of the working resolution, px (854x480 -> 427x240)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+    check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
+    motion_weight: float = 1.0  # weight of the warped-mask log-odds
+    appearance_weight: float = 1.0  # weight of the colour log-odds
+    reach: float = 0.12  # how far (x sqrt(area)) a mask may grow beyond its warped self
+    guided_radius: int = 3
+    guided_eps: float = 2e-3
+    update_rate: float = 0.05  # running colour model: weight of each new frame
+    lost_fraction: float = 0.08  # area below this x the recent area = object lost
+    found_similarity: float = 0.6  # Bhattacharyya match needed to re-find a lost object
+    found_fraction: float = 0.3  # ... and at least this x its last known area
+    object_motion: bool = False
+    grid_cell: int = 16  # px (work resolution) per bilateral-grid cell
+    grid_prior: float = 2.0  # pseudo-count of the global colour model in the local one
+    use_grid: bool = False
+    grid_flow: bool = False
+    sharpen: float = 2.0
+    use_trust: bool = True
+    anchor: float = 0.5
 
 
-class FlowTracker:
-    """Stateless helpers bound to one video's working resolution."""
+@dataclass
+class Track:
+    """State of one object during a propagation pass (work resolution)."""
 
-    def __init__(self, height: int, width: int, config: TrackerConfig):
-        self.config = config
-        self.full_size = (height, width)
-        scale = min(1.0, config.work_side / max(height, width))
-        self.work_size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        self._flow = cv2.DISOpticalFlow_create(config.flow_preset)
-        wh, ww = self.work_size
-        self._grid = np.stack(np.meshgrid(np.arange(ww, dtype=np.float32), np.arange(wh, dtype=np.float32)), -1)
+    model: ColourModel
+    soft: np.ndarray | None = None  # (h, w) float32 in [0, 1]; None while lost
+    area: float = 0.0  # recent area (px, exponential average) while visible
+    band: int = 4
 
-    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(work-resolution gray uint8 image, normalised HSV histogram) of an RGB frame."""
-        small = cv2.resize(image, self.work_size[::-1], interpolation=cv2.INTER_AREA)
-        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
-        return gray, cv2.normalize(hist, None).ravel()
 
-    def is_cut(self, hist_prev: np.ndarray, hist: np.ndarray) -> bool:
-        return cv2.compareHist(hist_prev, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
+@dataclass
+class Frame:
+    """One frame prepared at the work resolution."""
 
-    def warp(self, gray_prev: np.ndarray, gray: np.ndarray, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """Carry work-resolution float32 masks from the previous frame onto the current one."""
-        if not masks:
-            return {}
-        flow = self._flow.calc(gray, gray_prev, None)
-        coords = self._grid + flow
-        return {
-            obj: cv2.remap(m, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            for obj, m in masks.items()
-        }
-
-    def to_work(self, mask: np.ndarray) -> np.ndarray:
-        """(H, W) bool full-resolution mask -> work-resolution float32 in [0, 1]."""
-        return cv2.resize(mask.astype(np.float32), self.work_size[::-1], interpolation=cv2.INTER_AREA)
-
-    def to_full(self, soft: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """Work-resolution soft masks -> full-resolution bool masks, at most one object per pixel."""
-        if not soft:
-            return {}
-        ids = list(soft)
-        h, w = self.full_size
-        stack = np.stack([cv2.resize(soft[o], (w, h), interpolation=cv2.INTER_LINEAR) for o in ids])
-        winner = stack.argmax(0)
-        fg = stack.max(0) > 0.5
-        return {o: fg & (winner == k) for k, o in enumerate(ids)}
+    gray: np.ndarray  # (h, w) uint8
+    index: np.ndarray  # (h, w) int32 colour bins
+    hist: np.ndarray  # (128,) float32 normalised HSV histogram
+    guide: np.ndarray  # (h, w, 3) float32 RGB in [0, 1]
+    gcol: np.ndarray  # (h, w) int32 coarse colour bins of the bilateral grid
+    _filter: GuidedFilter | None = field(default=None, repr=False)
 
 
 class ClassicSession:
     """Engine session of the classic engine (see :mod:`vseg_widgets.engines.base`)."""
 
-    def __init__(self, video, config: TrackerConfig):
+    def __init__(self, video, config):
         self.video = video
-        self.tracker = FlowTracker(video.height, video.width, config)
+        self.config = config
+        h, w = video.height, video.width
+        self.full_size = (h, w)
+        scale = min(1.0, config.work_side / max(h, w))
+        self.work_size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        self.flow = FlowField(*self.work_size, config.flow_preset, config.check_preset)
+        self.grid = BilateralGrid(*self.work_size, config.grid_cell)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
 
@@ -91,9 +104,10 @@ class ClassicSession:
         if mask is not None and points is None and box is None:
             result = np.asarray(mask, bool)
         else:
-            result = segment_prompt(self.video[frame], points, labels, box)
-            if mask is not None:  # clicks refine a given mask: add positives' regions only
-                result |= np.asarray(mask, bool)
+            previous = mask
+            if previous is None:
+                previous = self._conditioning.get(frame, {}).get(obj_id)
+            result = segment_prompt(self.video[frame], points, labels, box, previous=previous)
         self._conditioning.setdefault(frame, {})[obj_id] = result
         return self._frame_masks(frame)
 
@@ -101,7 +115,7 @@ class ClassicSession:
         """Masks of every object known on ``frame``; prompted objects win over tracked ones."""
         cond = self._conditioning.get(frame, {})
         out = {obj: decode(rle) for obj, rle in self._tracked.get(frame, {}).items() if obj not in cond}
-        taken = np.zeros(self.tracker.full_size, bool)
+        taken = np.zeros(self.full_size, bool)
         for mask in cond.values():
             taken |= mask
         out = {obj: m & ~taken for obj, m in out.items()}
@@ -116,32 +130,226 @@ class ClassicSession:
         self._conditioning.clear()
         self._tracked.clear()
 
+    # -- resolution -------------------------------------------------------------------
+    def _prepare(self, image: np.ndarray) -> Frame:
+        h, w = self.work_size
+        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), small.astype(np.float32) / 255.0, grid_colour(small))
+
+    def _filter(self, frame: Frame) -> GuidedFilter:
+        if frame._filter is None:
+            frame._filter = GuidedFilter(frame.guide, self.config.guided_radius, self.config.guided_eps)
+        return frame._filter
+
+    def _to_work(self, mask: np.ndarray) -> np.ndarray:
+        """(H, W) bool full-resolution mask -> work-resolution float32 in [0, 1]."""
+        h, w = self.work_size
+        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+
+    def _to_full(self, soft: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Work-resolution soft masks -> full-resolution bool, at most one object per pixel."""
+        h, w = self.full_size
+        ids = list(soft)
+        if not ids:
+            return {}
+        if len(ids) == 1:
+            return {ids[0]: cv2.resize(soft[ids[0]], (w, h), interpolation=cv2.INTER_LINEAR) > 0.5}
+        stack = np.stack([cv2.resize(soft[o], (w, h), interpolation=cv2.INTER_LINEAR) for o in ids])
+        winner = stack.argmax(0)
+        fg = stack.max(0) > 0.5
+        return {o: fg & (winner == k) for k, o in enumerate(ids)}
+
+    # -- tracking steps ---------------------------------------------------------------
+    def _band(self, area: float) -> int:
+        return int(max(3, round(self.config.reach * np.sqrt(max(area, 1.0)))))
+
+    def _new_track(self, obj: int, start: int) -> Track:
+        """A track whose colour model is fitted on the object's prompted frames (keyframes)."""
+        model = ColourModel(self.config.anchor)
+        frames = sorted(f for f, c in self._conditioning.items() if obj in c and c[obj].any())
+        frames = sorted(frames, key=lambda f: abs(f - start))[:3]  # the nearest few suffice
+        for f in frames:
+            mask = self._to_work(self._conditioning[f][obj]) > 0.5
+            model.add_keyframe(colour_index(cv2.resize(self.video[f], self.work_size[::-1], interpolation=cv2.INTER_AREA)), mask, self._band(mask.sum()))
+        return Track(model)
+
+    def _set(self, track: Track, soft: np.ndarray | None, frame: Frame, keyframe: bool = False) -> None:
+        """Make ``soft`` the track's state; fit/update the colour model from it."""
+        if soft is None or (soft > 0.5).sum() == 0:
+            track.soft = None
+            return
+        mask = soft > 0.5
+        area = float(mask.sum())
+        track.band = self._band(area)
+        if keyframe or not track.model.ready:
+            if not track.model.ready:
+                track.model.add_keyframe(frame.index, mask, track.band)
+            track.area = area
+        else:
+            track.model.update(frame.index, mask, track.band, self.config.update_rate)
+            track.area = 0.9 * track.area + 0.1 * area
+        track.soft = soft
+
+    def _predict(self, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, trust: np.ndarray) -> np.ndarray:
+        """(h, w) float32 probability of the object on the current frame, before competition."""
+        cfg = self.config
+        warped = FlowField.warp(track.soft, coords)
+        k = 2 * track.band + 1
+        # Where flow is not trusted (motion boundaries, occlusions, blur), the object's
+        # dominant motion stands in: a similarity transform fitted to the trusted flow of
+        # its interior. That moves a leading edge with the object instead of leaving it behind.
+        moved = self._object_motion(track.soft, warped, coords, trust) if cfg.object_motion else None
+        if moved is None:
+            moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
+        if not cfg.use_trust:
+            trust = np.ones_like(trust)
+        prior = trust * warped + (1 - trust) * moved
+        prior = np.clip(prior, 0.01, 0.99)
+        colour = track.model.posterior(frame.index)
+        if cfg.use_grid:
+            colour = self._local_colour(track, frame, prev, coords, warped, colour)
+        colour = np.clip(colour, 0.01, 0.99)
+        logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * np.log(colour / (1 - colour))
+        # Objects move continuously: nothing far outside the warped mask can be the object.
+        reach = cv2.dilate((warped > 0.25).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        logit[reach == 0] = -8.0
+        prob = 1.0 / (1.0 + np.exp(-logit))
+        out = self._filter(frame)(prob.astype(np.float32))
+        return np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+
+    def _local_colour(self, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray, glob: np.ndarray) -> np.ndarray:
+        """(h, w) float32 P(object | position, colour) from the previous frame's labels.
+
+        Previous pixels are splatted where the flow brings them, with their colour and
+        label; the global colour model fills in where the grid has little evidence.
+        """
+        h, w = self.work_size
+        px = np.clip(np.rint(coords[..., 0]), 0, w - 1).astype(np.int32)
+        py = np.clip(np.rint(coords[..., 1]), 0, h - 1).astype(np.int32)
+        if self.config.grid_flow:
+            cells = self.grid.cells(prev.gcol[py, px])
+            lab = warped
+        else:
+            cells = self.grid.cells(prev.gcol)
+            lab = track.soft
+        fg = self.grid.splat(cells, lab)
+        bg = self.grid.splat(cells, 1.0 - lab)
+        here = self.grid.cells(frame.gcol)
+        f, b = fg[here], bg[here]
+        k = self.config.grid_prior
+        return (f + k * glob) / (f + b + k)
+
+    @staticmethod
+    def _object_motion(soft: np.ndarray, warped: np.ndarray, coords: np.ndarray, trust: np.ndarray) -> np.ndarray | None:
+        """``soft`` (previous frame) moved by the object's overall motion, or None if unknown."""
+        ys, xs = np.nonzero((warped > 0.9) & (trust > 0.5))
+        if len(xs) < 12:
+            return None
+        if len(xs) > 600:  # a few hundred samples fix 4 parameters well
+            pick = np.linspace(0, len(xs) - 1, 600).astype(int)
+            ys, xs = ys[pick], xs[pick]
+        src = coords[ys, xs]  # where they were
+        dst = np.stack([xs, ys], -1).astype(np.float32)
+        A, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+        if A is None:
+            return None
+        h, w = soft.shape
+        return cv2.warpAffine(soft, A, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def _find(self, track: Track, frame: Frame, taken: np.ndarray) -> np.ndarray | None:
+        """Search a lost object in the whole frame with its keyframe colours; a soft mask or None."""
+        cfg = self.config
+        if not track.model.ready or track.area <= 0:
+            return None
+        post = self._filter(frame)(track.model.posterior(frame.index, key_only=True))
+        region = ((post > 0.6) & ~taken).astype(np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+        best, best_area = None, 0
+        for k in range(1, count):
+            area = stats[k, cv2.CC_STAT_AREA]
+            if area < cfg.found_fraction * track.area or area > 3.0 * track.area or area <= best_area:
+                continue
+            candidate = labels == k
+            if track.model.similarity(frame.index, candidate) >= cfg.found_similarity:
+                best, best_area = candidate, area
+        return None if best is None else best.astype(np.float32)
+
     # -- propagation ------------------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
         step = -1 if reverse else 1
         stop = -1 if reverse else len(self.video)
-        state: dict[int, np.ndarray] = {}  # obj -> work-resolution float32 mask
-        prev = None
+        tracks: dict[int, Track] = {}
+        prev: Frame | None = None
         for t in range(start_frame, stop, step):
-            gray, hist = self.tracker.prepare(self.video[t])
-            if prev is not None:
-                if self.tracker.is_cut(prev[1], hist):
-                    state = {obj: np.zeros_like(m) for obj, m in state.items()}
-                else:
-                    state = self.tracker.warp(prev[0], gray, state)
-            if t == start_frame:  # resume from what an earlier run left here
-                for obj, rle in self._tracked.get(t, {}).items():
-                    state[obj] = self.tracker.to_work(decode(rle))
+            frame = self._prepare(self.video[t])
             cond = self._conditioning.get(t, {})
-            for obj, mask in cond.items():
-                state[obj] = self.tracker.to_work(mask)
-            masks = self.tracker.to_full({o: m for o, m in state.items() if o not in cond})
+            cut = prev is not None and cv2.compareHist(prev.hist, frame.hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
+            soft: dict[int, np.ndarray] = {}
+            visible = [o for o, tr in tracks.items() if tr.soft is not None and o not in cond]
+            if cut:
+                for o in visible:
+                    tracks[o].soft = None
+            elif prev is not None and visible:
+                coords, trust = self.flow.between(prev.gray, frame.gray)
+                for o in visible:
+                    soft[o] = self._predict(tracks[o], frame, prev, coords, trust)
+            # Objects known here: prompts, and (at the start) what an earlier run left.
+            known = dict(self._tracked.get(t, {})) if t == start_frame else {}
+            for o, rle in known.items():
+                if o not in cond:
+                    tracks.setdefault(o, self._new_track(o, t))
+                    m = decode(rle)
+                    soft[o] = self._to_work(m) if m.any() else None
+                    if m.any():
+                        self._set(tracks[o], soft[o], frame, keyframe=True)
+                    else:
+                        tracks[o].area = max(tracks[o].area, 1.0)
+                        soft.pop(o)
+            for o, m in cond.items():
+                tracks.setdefault(o, self._new_track(o, t))
+                soft[o] = self._to_work(m)
+                self._set(tracks[o], soft[o], frame, keyframe=True)
+            # Competition between tracked objects: each pixel to the most probable one.
+            free = [o for o in soft if o not in cond]
+            if len(free) > 1:
+                stack = np.stack([soft[o] for o in free])
+                best = stack.argmax(0)
+                for k, o in enumerate(free):
+                    soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
+            taken_work = np.zeros(self.work_size, bool)
+            for o in cond:
+                taken_work |= soft[o] > 0.5
+            for o in free:
+                s = np.where(taken_work, 0.0, soft[o]).astype(np.float32)
+                tr = tracks[o]
+                area = float((s > 0.5).sum())
+                if area < max(4.0, self.config.lost_fraction * tr.area):
+                    soft.pop(o)
+                    tr.soft = None  # lost: empty until found again
+                else:
+                    soft[o] = s
+                    self._set(tr, s, frame)
+            # Search for lost objects (not on the first frame of a pass, nothing moved yet).
+            if prev is not None:
+                taken = np.logical_or.reduce([s > 0.5 for s in soft.values()]) if soft else np.zeros(self.work_size, bool)
+                for o, tr in tracks.items():
+                    if tr.soft is None and o not in soft:
+                        found = self._find(tr, frame, taken)
+                        if found is not None:
+                            soft[o] = found
+                            self._set(tr, found, frame)
+                            taken |= found > 0.5
+            masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
             if cond:
-                taken = np.logical_or.reduce(list(cond.values()))
-                masks = {o: m & ~taken for o, m in masks.items()}
+                taken_full = np.logical_or.reduce(list(cond.values()))
+                masks = {o: m & ~taken_full for o, m in masks.items()}
                 masks.update(cond)
-            # Re-binarise the state so that blur does not accumulate over many warps.
-            state = {o: self.tracker.to_work(m) for o, m in masks.items()}
+            for o, tr in tracks.items():
+                if o not in masks:
+                    masks[o] = np.zeros(self.full_size, bool)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
-            prev = (gray, hist)
+            prev = frame

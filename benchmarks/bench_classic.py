@@ -1,0 +1,298 @@
+"""Benchmark of the built-in "classic" engine on the DAVIS 2016 dev sequences.
+
+    .venv/bin/python benchmarks/bench_classic.py            # everything, ~10 min on 2 cores
+    .venv/bin/python benchmarks/bench_classic.py --quick    # 3 sequences, short memory run
+
+Measures, and writes to benchmarks/results/classic.md and classic.json:
+
+- **Propagation quality**: first-frame ground-truth mask via ``add_prompt(mask=...)``,
+  propagate forward, DAVIS J and F (:mod:`vseg_widgets.metrics`) over frames 1..N-2
+  (the official protocol), per sequence and mean.
+- **Clicks**: NoC@85 and NoC@90 on each sequence's first frame with the standard clicker
+  (next click at the farthest point of the larger error region by distance transform,
+  the image border counting as boundary; positive if it is a false negative; at most 20).
+  Every click's latency (the engine's ``add_prompt``) at 854x480: median and p95.
+- **Speed**: propagation frames/s for 1 object (the quality runs) and for 3 objects (the
+  ground-truth object plus two background regions, on the first frames of three sequences).
+  Times include decoding the JPEG frames.
+- **Memory**: resident set size after 100 and after 2,000 frames of a long 854x480
+  synthetic video propagated through a :class:`vseg_widgets.Segmenter`.
+
+Timings depend on the machine and its load: the figures are medians of what this run saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import vseg_widgets as vw  # noqa: E402
+from vseg_widgets.engines.classic import ClassicEngine  # noqa: E402
+from vseg_widgets.video import Video  # noqa: E402
+
+MAX_CLICKS = 20
+
+
+def metrics():
+    """(jaccard, f_boundary): the official implementations of vseg_widgets.metrics."""
+    from vseg_widgets.metrics import f_boundary, jaccard
+
+    return jaccard, f_boundary
+
+
+# -- propagation ------------------------------------------------------------------------
+def propagate_sequence(root, name: str) -> dict:
+    """First-frame GT, propagate forward; J and F over frames 1..N-2, frames/s."""
+    jaccard, f_boundary = metrics()
+    video, gt = vw.datasets.load_davis(root, name)
+    session = ClassicEngine().init_session(video)
+    session.add_prompt(0, 1, mask=gt.get(0, 1))
+    preds = {}
+    start = time.perf_counter()
+    for t, masks in session.propagate(0):
+        preds[t] = masks[1]
+    seconds = time.perf_counter() - start
+    frames = range(1, len(video) - 1)
+    j = [jaccard(preds[t], gt.get(t, 1), gt.void(t)) for t in frames]
+    f = [f_boundary(preds[t], gt.get(t, 1), gt.void(t)) for t in frames]
+    return {"J": float(np.mean(j)), "F": float(np.mean(f)), "frames": len(video), "fps": len(video) / seconds}
+
+
+def speed_three_objects(root, names: list[str], frames: int = 50) -> float:
+    """Frames/s with three objects: the GT object and two background boxes that do not touch it."""
+    total_frames, total_s = 0, 0.0
+    for name in names:
+        video, gt = vw.datasets.load_davis(root, name)
+        h, w = video.height, video.width
+        session = ClassicEngine().init_session(video)
+        obj = gt.get(0, 1)
+        session.add_prompt(0, 1, mask=obj)
+        for k, (x0, y0) in enumerate([(0.05, 0.05), (0.7, 0.05)], start=2):
+            box = np.zeros((h, w), bool)
+            box[int(y0 * h) : int((y0 + 0.2) * h), int(x0 * w) : int((x0 + 0.2) * w)] = True
+            session.add_prompt(0, k, mask=box & ~obj)
+        start = time.perf_counter()
+        for t, _ in session.propagate(0):
+            if t + 1 >= min(frames, len(video)):
+                break
+        total_s += time.perf_counter() - start
+        total_frames += min(frames, len(video))
+    return total_frames / total_s
+
+
+# -- clicks -----------------------------------------------------------------------------
+def next_click(pred: np.ndarray, gt: np.ndarray) -> tuple[tuple[float, float], int] | None:
+    """The standard clicker: ((x, y), label) at the farthest point of the larger error region."""
+    fn, fp = gt & ~pred, ~gt & pred
+
+    def farthest(region):
+        # Pad with background so that the image border counts as the region's boundary.
+        padded = np.pad(region.astype(np.uint8), 1)
+        dt = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        return dt.max(), np.unravel_index(dt.argmax(), dt.shape)
+
+    d_fn, p_fn = farthest(fn)
+    d_fp, p_fp = farthest(fp)
+    if max(d_fn, d_fp) == 0:
+        return None
+    positive = d_fn > d_fp
+    y, x = p_fn if positive else p_fp
+    return (float(x), float(y)), int(positive)
+
+
+def click_sequence(root, name: str) -> dict:
+    """NoC@85, NoC@90 and per-click latencies (ms) on the sequence's first frame."""
+    jaccard, _ = metrics()
+    video, gt = vw.datasets.load_davis(root, name)
+    target = gt.get(0, 1)
+    video[0]  # decode once, outside the timed clicks (the player has the frame already)
+    session = ClassicEngine().init_session(video)
+    pred = np.zeros_like(target)
+    points, labels, ious, latencies = [], [], [], []
+    for _ in range(MAX_CLICKS):
+        click = next_click(pred, target)
+        if click is None:
+            break
+        points.append(click[0])
+        labels.append(click[1])
+        start = time.perf_counter()
+        masks = session.add_prompt(0, 1, points=np.array(points, np.float32), labels=np.array(labels, np.int32))
+        latencies.append(1000 * (time.perf_counter() - start))
+        pred = masks[1]
+        ious.append(jaccard(pred, target))
+
+    def noc(threshold):
+        return next((k + 1 for k, iou in enumerate(ious) if iou >= threshold), MAX_CLICKS)
+
+    return {"NoC@85": noc(0.85), "NoC@90": noc(0.90), "iou_at_clicks": [round(v, 4) for v in ious], "latency_ms": latencies}
+
+
+# -- memory -----------------------------------------------------------------------------
+class LoopVideo(Video):
+    """A long lazy video that plays a short clip forwards and backwards (ping-pong), so the
+    motion stays continuous; frames are decoded on demand like a file's."""
+
+    def __init__(self, clip: np.ndarray, length: int, fps: float = 24.0):
+        super().__init__()
+        self._clip = clip
+        self._length = length
+        self.height, self.width = clip.shape[1:3]
+        self.fps = fps
+
+    def _decode(self, index: int) -> np.ndarray:
+        n = len(self._clip)
+        k = index % (2 * n - 2)
+        return self._clip[k if k < n else 2 * n - 2 - k].copy()
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now, MB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_run(length: int, checkpoints: tuple[int, ...]) -> dict:
+    """RSS (MB) at each checkpoint frame while a Segmenter propagates a long synthetic video."""
+    clip, gt = vw.datasets.synthetic(num_frames=48, height=480, width=854, num_objects=2)
+    clip_frames = np.stack([clip[i] for i in range(len(clip))])
+    video = LoopVideo(clip_frames, length)
+    seg = vw.Segmenter(video, engine="classic")
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seen = {}
+
+    def listener(event, **payload):
+        if event == "masks" and payload.get("frames"):
+            frame = payload["frames"][0]
+            if frame + 1 in checkpoints:
+                seen[frame + 1] = rss_mb()
+
+    seg.observe(listener)
+    start = time.perf_counter()
+    seg.propagate("forward", progress=False)
+    seconds = time.perf_counter() - start
+    return {"rss_mb": {str(k): round(v, 1) for k, v in sorted(seen.items())}, "frames": length,
+            "fps_2_objects_synthetic": length / seconds, "mask_store_frames": len(seg.masks.frames())}
+
+
+# -- report -----------------------------------------------------------------------------
+def write_report(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "classic.json").write_text(json.dumps(result, indent=2))
+    rows = result["sequences"]
+    lines = [
+        "# Classic engine on DAVIS 2016 dev",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}; {result['date']}",
+        "",
+        "Propagation: first-frame ground truth (add_mask), forward; DAVIS J and F over frames 1..N-2.",
+        "Clicks: standard clicker on frame 0, at most 20 clicks.",
+        "",
+        "| sequence | frames | J | F | J&F | NoC@85 | NoC@90 | frames/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['frames']} | {r['J']:.3f} | {r['F']:.3f} | {(r['J'] + r['F']) / 2:.3f} | "
+            f"{r.get('NoC@85', float('nan'))} | {r.get('NoC@90', float('nan'))} | {r['fps']:.1f} |"
+        )
+    m = result["mean"]
+    lines.append(
+        f"| **mean** | {m['frames']} | **{m['J']:.3f}** | **{m['F']:.3f}** | **{m['J&F']:.3f}** | "
+        f"**{m.get('NoC@85', float('nan')):.2f}** | **{m.get('NoC@90', float('nan')):.2f}** | {m['fps']:.1f} |"
+    )
+    s = result["speed"]
+    lines += [
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| propagation, 1 object, 854x480 (all frames above) | {s['fps_1_object']:.1f} frames/s |",
+        f"| propagation, 3 objects, 854x480 | {s['fps_3_objects']:.1f} frames/s |",
+    ]
+    if "click_latency_ms" in s:
+        c = s["click_latency_ms"]
+        lines.append(f"| click latency, 854x480, median / p95 ({c['count']} clicks) | {c['p50']:.0f} / {c['p95']:.0f} ms |")
+    if "memory" in result:
+        mem = result["memory"]
+        for k, v in mem["rss_mb"].items():
+            lines.append(f"| RSS after {k} frames (long synthetic video, 2 objects) | {v:.0f} MB |")
+    lines += [
+        "",
+        "Issue 2 figures (plain protocol: first-frame GT, propagate forward): "
+        f"mean J {m['J']:.3f}, {s['fps_1_object']:.1f} frames/s.",
+        "",
+    ]
+    (out / "classic.md").write_text("\n".join(lines))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=None, help="DAVIS folder (default: ../shared/data/davis2016-dev)")
+    parser.add_argument("--sequences", nargs="*", default=None)
+    parser.add_argument("--quick", action="store_true", help="three sequences and a 300-frame memory run")
+    parser.add_argument("--no-clicks", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+
+    root = args.root or vw.datasets.find_davis(REPO)
+    if root is None:
+        sys.exit("DAVIS dev data not found: expected ../shared/data/davis2016-dev (or set VSEG_DAVIS_ROOT).")
+    names = args.sequences or vw.datasets.davis_sequences(root)
+    if args.quick and not args.sequences:
+        names = names[:3]
+    cv2.setNumThreads(cv2.getNumberOfCPUs())
+
+    rows, latencies = {}, []
+    for name in names:
+        row = propagate_sequence(root, name)
+        if not args.no_clicks:
+            clicks = click_sequence(root, name)
+            latencies += clicks.pop("latency_ms")
+            row.update(clicks)
+        rows[name] = row
+        print(f"{name:16s} J {row['J']:.3f} F {row['F']:.3f} NoC@85 {row.get('NoC@85', '-')} NoC@90 "
+              f"{row.get('NoC@90', '-')} {row['fps']:.1f} frames/s", flush=True)
+
+    frames = sum(r["frames"] for r in rows.values())
+    seconds = sum(r["frames"] / r["fps"] for r in rows.values())
+    mean = {"J": float(np.mean([r["J"] for r in rows.values()])), "F": float(np.mean([r["F"] for r in rows.values()])),
+            "frames": frames, "fps": frames / seconds}
+    mean["J&F"] = (mean["J"] + mean["F"]) / 2
+    speed = {"fps_1_object": frames / seconds, "fps_3_objects": speed_three_objects(root, names[:3])}
+    if not args.no_clicks:
+        mean["NoC@85"] = float(np.mean([r["NoC@85"] for r in rows.values()]))
+        mean["NoC@90"] = float(np.mean([r["NoC@90"] for r in rows.values()]))
+        lat = np.array(latencies)
+        speed["click_latency_ms"] = {"p50": float(np.median(lat)), "p95": float(np.percentile(lat, 95)), "count": len(lat)}
+    result = {
+        "command": "python " + " ".join(["benchmarks/bench_classic.py", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": f"{platform.processor() or platform.machine()}, {cv2.getNumberOfCPUs()} CPUs",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "sequences": rows,
+        "mean": mean,
+        "speed": speed,
+    }
+    if not args.no_memory:
+        length = 300 if args.quick else 2000
+        result["memory"] = memory_run(length, (100, length))
+    write_report(result, args.out)
+    print((args.out / "classic.md").read_text())
+    return result
+
+
+if __name__ == "__main__":
+    main()
