@@ -110,6 +110,9 @@ def test_negative_click_box_undo_and_objects(player, small_video):
     assert (0, 2) not in player.seg.masks and len(player.seg.prompts) == 2
     assert not errors(msg(player, {"type": "remove_object", "obj_id": 2}))
     assert [o["id"] for o in player.objects] == [1] and player.selected == 1
+    assert not errors(msg(player, {"type": "remove_object", "obj_id": 1}))
+    assert player.seg.prompts == [] and player.seg.masks.frames() == []
+    assert [o["id"] for o in player.objects] == [1]  # a fresh object 1 to click for
 
 
 def test_a_prompt_resends_only_the_frames_it_changed(player, small_video):

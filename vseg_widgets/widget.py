@@ -132,8 +132,6 @@ class Player(anywidget.AnyWidget):
         self._jpeg_bytes = 0
         self._thread: threading.Thread | None = None
         self._timeline_at = 0.0
-        if not seg.obj_ids:
-            self._extra.add(1)  # something to click for right away
         self._sync_prompts()
         self._sync_objects()
         self._update_timeline()
@@ -356,6 +354,9 @@ class Player(anywidget.AnyWidget):
 
     def _sync_objects(self) -> None:
         ids = sorted(set(self.seg.obj_ids) | self._extra)
+        if not ids:  # always something to click for
+            self._extra.add(1)
+            ids = [1]
         self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
         if ids and self.selected not in ids:
             self.selected = ids[0]

@@ -355,6 +355,9 @@ export class PlayerView {
 
   private showError(text: string): void {
     this.debug.errors.push(text);
+    // A refused request never answers: forget what is pending so it can be asked again.
+    this.pendingFrames.clear();
+    this.pendingMasks.clear();
     this.error = { text, until: performance.now() + 10000 };
     this.pendingClick = null;
     this.renderStatus();
@@ -685,7 +688,11 @@ export class PlayerView {
     // Notebook 7 (which listen on the document, in the bubbling phase) from running
     // notebook commands (e.g. "1" would turn the cell into a heading).
     const stop = (e: Event) => e.stopPropagation();
-    this.root.addEventListener("keyup", stop);
+    this.root.addEventListener("keyup", (e) => {
+      e.stopPropagation();
+      // Space activates a focused button on keyup: it is play/pause here, not a click.
+      if (e.key === " " && (e.target as HTMLElement).tagName === "BUTTON") e.preventDefault();
+    });
     this.root.addEventListener("keypress", stop);
     this.root.addEventListener("keydown", (e) => {
       e.stopPropagation();
