@@ -78,6 +78,16 @@ class Player(anywidget.AnyWidget):
         seg: the Segmenter to show and drive.
         jpeg_quality: JPEG quality (1..100) of the frames sent to the browser.
         max_width: frames wider than this are downscaled for sending (masks never are).
+
+    Attributes (synced traits; the first group may also be set from Python):
+        frame: the frame shown (int, validated against the video's length).
+        selected: the object that clicks prompt.
+        overlay: "filled" | "contour" | "off"; opacity: 0..1 for "filled".
+        follow: show each frame as a propagation reaches it.
+        direction: what the Propagate button does: "forward" | "backward" | "both".
+        fps: playback rate, the video's own by default.
+        objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
+        cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
     """
 
     _esm = _bundle("player.js", _MISSING_BUNDLE)
