@@ -27,9 +27,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sam2 = pytest.importorskip(
-    "sam2", reason='the official sam2 package is not installed: pip install "vseg_widgets[sam2]" (make install-sam2)'
+# A submodule, not "sam2" itself: with tests/ on sys.path, this folder (tests/sam2) is an
+# importable namespace package named sam2 wherever the real one is not installed.
+pytest.importorskip(
+    "sam2.build_sam", reason='the official sam2 package is not installed: pip install "vseg_widgets[sam2]" (make install-sam2)'
 )
+import sam2  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from sam2.build_sam import build_sam2_video_predictor  # noqa: E402

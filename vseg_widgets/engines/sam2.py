@@ -72,7 +72,10 @@ _INIT_LOCK = threading.Lock()  # init_state's frame loader is swapped for ours w
 
 def available() -> bool:
     """True when the official ``sam2`` package can be imported (the ``[sam2]`` extra)."""
-    return importlib.util.find_spec("sam2") is not None
+    try:  # a submodule: a stray folder named sam2 on sys.path is a namespace package without it
+        return importlib.util.find_spec("sam2.build_sam") is not None
+    except ImportError:
+        return False
 
 
 def _require_sam2():
