@@ -159,8 +159,9 @@ class Notebook:
             cell.locator(".jp-InputArea-editor").click()
             self.page.keyboard.press("Shift+Enter")
             try:
+                # "[*]:" once queued, "[n]:" once run; a prompt still rendering ("" -> "[ ]:") is no run
                 self.page.wait_for_function(
-                    "([el, before]) => el.textContent.trim() !== before.trim()",
+                    "([el, before]) => { const t = el.textContent.trim(); return /\\[(\\*|\\d+)\\]/.test(t) && t !== before.trim(); }",
                     arg=[prompt.element_handle(), before],
                     timeout=20_000,
                 )
