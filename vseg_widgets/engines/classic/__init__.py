@@ -1,4 +1,6 @@
-"""The built-in CPU engine: GrabCut for prompts, DIS optical flow for propagation. No weights."""
+"""The built-in CPU engine, no weights: GrabCut for prompts (:mod:`.interactive`); propagation
+(:mod:`.tracker`) fuses a DIS optical-flow motion prior (:mod:`.flow`), an online per-object
+colour model (:mod:`.appearance`) and a guided filter for edges (:mod:`.refine`)."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ graph cut; the prompts seed it. What makes clicks converge is how the seeds are 
 - **Each refinement starts from the previous mask** of this (frame, object): a new click
   corrects it locally instead of re-cutting the whole image from scratch, so masks do not
   jump around between clicks.
-- **A click says more than one pixel.** A positive click outside the current mask lies
-  inside a missed region that reaches at least to... somewhere between it and the mask; we
-  take the disk of radius ``d`` (its distance to the current mask) as probably-object, and a
-  fraction of it as certainly-object. A negative click inside the mask, likewise, with the
+- **A click says more than one pixel.** People (and the standard clicker) click near the
+  middle of the largest wrong region. A positive click outside the current mask, at
+  distance ``d`` from it, so marks the disk of radius ``d`` as probably-object and a
+  fraction of it as certainly-object; a negative click inside the mask likewise, with its
   distance to the mask's edge. The first click has no mask to measure against; it gets a
   disk proportional to the image size as probably-object.
 - **Every click stays a hard seed**, so later cuts cannot undo earlier clicks.
