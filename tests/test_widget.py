@@ -6,6 +6,8 @@ calls the message handler the way ipywidgets does when the browser sends somethi
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -267,3 +269,71 @@ def test_player_is_the_segmenters_display(small_video):
     assert "application/vnd.jupyter.widget-view+json" in data
     assert seg.player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True}]
     assert seg.player.palette == list(vw.palette.OBJECT_COLORS)
+
+
+class GatedEngine:
+    """A toy engine whose propagation waits at a gate after the first frame, so a test can
+    act while it runs. Masks: a fixed square for every prompted object."""
+
+    name = "gated"
+
+    def __init__(self):
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def init_session(self, video):
+        engine = self
+
+        class Session:
+            def __init__(self):
+                self.objs: set[int] = set()
+
+            def add_prompt(self, frame, obj_id, **prompt):
+                self.objs.add(obj_id)
+                return {obj_id: _square(video)}
+
+            def propagate(self, start_frame, reverse=False):
+                step = -1 if reverse else 1
+                frames = range(start_frame, -1 if reverse else len(video), step)
+                for i, f in enumerate(frames):
+                    if i == 1:
+                        engine.waiting.set()
+                        assert engine.gate.wait(30), "the test never opened the gate"
+                    yield f, {o: _square(video) for o in self.objs}
+
+            def remove_object(self, obj_id):
+                self.objs.discard(obj_id)
+
+            def reset(self):
+                self.objs.clear()
+
+        return Session()
+
+
+def _square(video):
+    m = np.zeros((video.height, video.width), bool)
+    m[10:30, 10:30] = True
+    return m
+
+
+def test_propagation_runs_in_the_background_refuses_prompts_and_cancels(small_video):
+    video, _ = small_video
+    engine = GatedEngine()
+    p = Player(vw.Segmenter(video, engine=engine))
+    p.sent = []
+    p.send = lambda content, buffers=None: p.sent.append((content, list(buffers or [])))
+    assert not errors(msg(p, {"type": "click", "frame": 2, "obj_id": 1, "x": 20, "y": 20, "label": 1}))
+    assert not errors(msg(p, {"type": "propagate", "direction": "forward"}))
+    assert engine.waiting.wait(30)
+    assert p.running and p.seg.busy and p.progress["running"]
+    # while it runs: prompts are refused, frames are still served, a second propagate is refused
+    assert "busy" in errors(msg(p, {"type": "click", "frame": 5, "obj_id": 1, "x": 20, "y": 20, "label": 1}))[0]
+    assert "busy" in errors(msg(p, {"type": "propagate"}))[0]
+    assert [c["type"] for c, _ in msg(p, {"type": "request_frames", "frames": [7]})] == ["frame"]
+    assert len(p.seg.prompts) == 1
+    assert not errors(msg(p, {"type": "cancel"}))
+    engine.gate.set()
+    assert p.wait(30)
+    assert p.progress["cancelled"] is True and p.progress["running"] is False
+    assert p.progress["done"] < p.progress["total"] == 8
+    assert p.seg.masks.frames(1) == list(range(2, 2 + p.progress["done"]))  # what was done is kept
