@@ -25,6 +25,10 @@ Masks are the predictor's logits at the video's resolution thresholded at 0, as 
 notebook does. Frames come from the :class:`~vseg_widgets.video.Video` (no JPEG folder): a
 lazy loader hands ``init_state`` frames preprocessed exactly as ``sam2.utils.misc`` does.
 
+Without sam2's optional CUDA extension (``SAM2_BUILD_CUDA=0``, and always on CPU or MPS)
+sam2 warns and skips one post-processing step, the filling of holes of at most 8 pixels in
+the low-resolution masks; nothing else changes.
+
 This module imports without ``sam2`` installed (:func:`available` says whether it is);
 constructing :class:`SAM2` is what needs the package.
 """
@@ -486,10 +490,11 @@ def _build_predictor(model: str, checkpoint, device: torch.device):
         hub_id = f"facebook/sam2.1-hiera-{SIZES[model][1]}"
         try:
             return SAM2VideoPredictor.from_pretrained(hub_id, device=str(device), hydra_overrides_extra=HYDRA_OVERRIDES)
-        except Exception as exc:  # offline, no huggingface_hub, hub refused: all say the same
+        except Exception as exc:  # offline, no huggingface_hub, hub refused: one way out
+            needs_hub = " (sam2 downloads with huggingface_hub: pip install huggingface_hub)" if isinstance(exc, ImportError) else ""
             raise EngineError(
                 f"could not download the SAM 2.1 {model} weights ({hub_id}) with sam2's "
-                f"from_pretrained: {exc!r}. On a machine without internet, download "
+                f"from_pretrained: {exc!r}{needs_hub}. On a machine without internet, download "
                 f"{CHECKPOINT_FILES[model]} elsewhere (the official repository's "
                 "checkpoints/download_ckpts.sh) and pass its path: "
                 f'vw.engines.SAM2(model="{model}", checkpoint="path/to/{CHECKPOINT_FILES[model]}").'
