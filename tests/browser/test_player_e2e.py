@@ -9,6 +9,7 @@ both the canvas pixels and what the kernel sees.
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -75,6 +76,7 @@ print("PROBE " + json.dumps({{
     "iou0": None if _m is None else float((_m & gt[0][1]).sum() / (_m | gt[0][1]).sum()),
     "inside": None if _m is None else bool(_m[{INSIDE[1]}, {INSIDE[0]}]),
     "outside": None if _m is None else bool(_m[{OUTSIDE[1]}, {OUTSIDE[0]}]),
+    "areas0": {{str(o): seg.masks.area(0, o) for o in seg.masks.obj_ids if (0, o) in seg.masks}},
     "df_rows": len(_df),
     "df_prompt_rows": int((_df["source"] == "prompt").sum()) if len(_df) else 0,
     "timeline_present": {{str(l["obj_id"]): l["present"] for l in seg.player.timeline["lanes"]}},
@@ -282,3 +284,11 @@ def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
     frame, obj, kind, _, _ = state["prompts"][-1]
     assert (frame, obj, kind) == (0, 2, "box")
     assert "2" in state["mask_frames"] and state["mask_frames"]["2"] == [0]
+
+    # hiding object 1 leaves only object 2's mask on the canvas
+    areas = state["areas0"]
+    page.select_option("[data-testid=vseg-overlay]", "filled")
+    wait_for(page, f"d.overlayPixels === {areas['1'] + areas['2']}")  # every mask pixel, each object
+    page.click("[data-testid=vseg-visible-1]")
+    expect(page.locator("[data-testid=vseg-object-1]")).to_have_class(re.compile("vseg-hidden"))
+    wait_for(page, f"d.overlayPixels === {areas['2']}")
