@@ -4,8 +4,12 @@ PY := $(VENV)/bin/python
 # torch is pinned to the CPU build this project is developed with; an unpinned torch
 # pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
+# SAM 2 (the [sam2] extra) gets its own venv: it needs torchvision, which the core install
+# avoids. Only `make test` builds it (about 2 minutes, 6 GB: the CUDA build of torch).
+VENV_SAM2 := .venv-sam2
+TORCH_SAM2 := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo install python js browser test lab bench
+.PHONY: demo install python js browser test test-sam2 install-sam2 lab bench
 
 demo: install lab
 
@@ -29,9 +33,18 @@ browser:
 	    apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "Chromium not found: install it (e.g. sudo apt-get install chromium) to run the browser test."; fi; }
 
-test:
+# SAM2_BUILD_CUDA=0 skips sam2's optional CUDA extension (it only fills small holes in masks).
+install-sam2:
+	test -x $(VENV_SAM2)/bin/python || python3 -m venv $(VENV_SAM2)
+	$(VENV_SAM2)/bin/python -m pip install -q --upgrade pip
+	SAM2_BUILD_CUDA=0 $(VENV_SAM2)/bin/python -m pip install -q $(TORCH_SAM2) -e ".[dev,sam2]"
+
+test: test-sam2
 	@if [ -f js/package.json ]; then npm test --prefix js; fi
 	$(PY) -m pytest
+
+test-sam2: install-sam2
+	VSEG_REQUIRE_SAM2=1 $(VENV_SAM2)/bin/python -m pytest tests/sam2_engine
 
 bench:
 	$(PY) benchmarks/run_all.py

@@ -196,10 +196,12 @@ def test_dataframe_on_synthetic_video(synthetic_video):
     assert first.bbox == (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
     assert first.centroid == pytest.approx((xs.mean(), ys.mean()))
     assert first.source == "prompt" and np.isnan(first.iou_prev)
-    row = df[(df.frame == 10) & (df.obj_id == 2)].iloc[0]
-    a, b = seg.masks.get(10, 2), seg.masks.get(9, 2)
-    assert row.iou_prev == pytest.approx((a & b).sum() / (a | b).sum())
-    assert row.time_s == pytest.approx(10 / video.fps) and row.source == "propagated"
+    row = df[(df.frame == 5) & (df.obj_id == 2)].iloc[0]  # object 2 still in view
+    a, b = seg.masks.get(5, 2), seg.masks.get(4, 2)
+    assert a.any() and row.iou_prev == pytest.approx((a & b).sum() / (a | b).sum())
+    assert row.time_s == pytest.approx(5 / video.fps) and row.source == "propagated"
+    out_of_view = df[(df.obj_id == 2) & (df.area_px == 0)]  # object 2 has left the frame
+    assert (out_of_view.iou_prev.iloc[1:] == 1.0).all() and out_of_view.bbox.isna().all()
     assert (df.engine_ms > 0).all()
     assert pd.api.types.is_integer_dtype(df.frame) and pd.api.types.is_integer_dtype(df.obj_id)
 

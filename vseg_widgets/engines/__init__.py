@@ -26,4 +26,12 @@ def get_engine(engine) -> Engine:
     return engine
 
 
-__all__ = ["Engine", "EngineSession", "FrameMasks", "ClassicEngine", "get_engine"]
+def __getattr__(name: str):
+    if name == "SAM2":  # optional extra: imported on first use
+        from .sam2 import SAM2
+
+        return SAM2
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Engine", "EngineSession", "FrameMasks", "ClassicEngine", "SAM2", "get_engine"]

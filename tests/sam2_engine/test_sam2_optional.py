@@ -27,7 +27,7 @@ def test_available_tells_whether_the_extra_is_installed():
 
 def test_without_sam2_the_engine_says_how_to_install_it():
     if sam2_importable():
-        pytest.skip("sam2 is installed here; tests/sam2/test_sam2_engine.py covers the engine")
+        pytest.skip("sam2 is installed here; tests/sam2_engine/test_sam2_engine.py covers the engine")
     with pytest.raises(ImportError, match=r'pip install "vseg_widgets\[sam2\]"'):
         adapter.SAM2(model="tiny", checkpoint="sam2.1_hiera_tiny.pt")
     with pytest.raises(ImportError, match=r"vseg_widgets\[sam2\]"):
