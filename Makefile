@@ -16,7 +16,7 @@ demo: install lab
 lab:
 	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
 
-install: python js browser
+install: js python browser  # js first: the Python build then finds the bundle built
 
 python:
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -396,6 +396,15 @@ class Segmenter:
 
     # -- the player -------------------------------------------------------------------
     @property
+    def frame(self) -> int:
+        """The frame the player shows; set it to show another (negative counts from the end)."""
+        return self.player.frame
+
+    @frame.setter
+    def frame(self, value: int) -> None:
+        self.player.frame = self.video.check_index(value)
+
+    @property
     def player(self):
         """The interactive player widget of this Segmenter (created on first use)."""
         if self._player is None:
