@@ -337,3 +337,14 @@ def test_propagation_runs_in_the_background_refuses_prompts_and_cancels(small_vi
     assert p.progress["cancelled"] is True and p.progress["running"] is False
     assert p.progress["done"] < p.progress["total"] == 8
     assert p.seg.masks.frames(1) == list(range(2, 2 + p.progress["done"]))  # what was done is kept
+
+
+def test_segmenter_frame_is_the_players_frame(synthetic_video):
+    video, _ = synthetic_video
+    seg = vw.Segmenter(video)
+    seg.frame = 7
+    assert seg.player.frame == 7 and seg.frame == 7
+    seg.frame = -1
+    assert seg.frame == len(video) - 1
+    with pytest.raises(IndexError, match="outside this video"):
+        seg.frame = len(video)

@@ -67,7 +67,7 @@ _m = seg.masks.get(0, 1)
 _df = seg.to_dataframe()
 print("PROBE " + json.dumps({{
     "run": RUN,
-    "frame": seg.player.frame,
+    "frame": seg.frame,
     "selected": seg.player.selected,
     "objects": [o["id"] for o in seg.player.objects],
     "prompts": [[p.frame, p.obj_id, p.kind, None if p.points is None else p.points.tolist(),
@@ -83,7 +83,7 @@ print("PROBE " + json.dumps({{
 }}))""",
     # 2: changes made from Python must show in the player
     f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
-seg.player.frame = 10""",
+seg.frame = 10""",
 ]
 
 
