@@ -46,5 +46,8 @@ test: test-sam2
 test-sam2: install-sam2
 	VSEG_REQUIRE_SAM2=1 $(VENV_SAM2)/bin/python -m pytest tests/sam2_engine
 
+# Quality and speed figures, written to benchmarks/results/ (see benchmarks/README.md).
 bench:
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_classic.py
+	$(PY) benchmarks/bench_player.py
