@@ -30,6 +30,7 @@ import numpy as np
 from ...masks import decode, encode
 from .appearance import BilateralGrid, ColourModel, colour_index, grid_colour
 from .flow import FlowField
+from .local import LocalColour, lab_float
 from .refine import GuidedFilter, gray_guided
 
 
@@ -62,6 +63,9 @@ class TrackerConfig:
     grid_cell: int = 16  # px (work resolution) per bilateral-grid cell
     grid_prior: float = 2.0  # pseudo-count of the global colour model in the local one
     full_refine: bool = False  # full-resolution guided upsampling: no gain on DAVIS, costs ~10 ms
+    local_radius: int = 16  # px (work resolution): window of the local colour models
+    local_weight: float = 1.0  # weight of the local colour log-odds where a window has both sides
+    local_clip: float = 6.0  # local log-odds are clipped to +-this
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Frame:
     hist: np.ndarray  # (128,) float32 normalised HSV histogram
     guide: np.ndarray  # (h, w, 3) float32 RGB in [0, 1]
     gcol: np.ndarray  # (h, w) int32 coarse colour bins of the bilateral grid
+    lab: np.ndarray  # (h, w, 3) float32 Lab
     _filter: GuidedFilter | None = field(default=None, repr=False)
 
 
@@ -141,7 +146,8 @@ class ClassicSession:
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
-        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), small.astype(np.float32) / 255.0, grid_colour(small))
+        guide = small.astype(np.float32) / 255.0
+        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), guide, grid_colour(small), lab_float(guide))
 
     def _filter(self, frame: Frame) -> GuidedFilter:
         if frame._filter is None:
@@ -221,13 +227,43 @@ class ClassicSession:
         if cfg.use_grid:
             colour = self._local_colour(track, frame, prev, coords, warped, colour)
         colour = np.clip(colour, 0.01, 0.99)
-        logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * np.log(colour / (1 - colour))
+        colour_logit = np.log(colour / (1 - colour))
+        if cfg.local_weight > 0:
+            self._add_local(colour_logit, track, frame, prev, coords, warped)
+        logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         # Objects move continuously: nothing far outside the warped mask can be the object.
         reach = cv2.dilate((warped > 0.25).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         logit[reach == 0] = -8.0
         prob = 1.0 / (1.0 + np.exp(-logit))
         out = self._filter(frame)(prob.astype(np.float32))
         return np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+
+    def _add_local(self, colour_logit: np.ndarray, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
+        """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
+
+        Only pixels within a window's reach of the warped contour are scored: elsewhere a
+        window holds one side only and the global model is all there is.
+        """
+        cfg = self.config
+        r = cfg.local_radius
+        inside = (warped > 0.5).astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+        band = cv2.dilate(inside, kernel) > cv2.erode(inside, kernel)
+        ys, xs = np.nonzero(band)
+        if len(xs) == 0:
+            return
+        h, w = self.work_size
+        sx = np.clip(np.rint(coords[ys, xs, 0]), 0, w - 1).astype(np.int32)
+        sy = np.clip(np.rint(coords[ys, xs, 1]), 0, h - 1).astype(np.int32)
+        model = LocalColour(prev.lab, track.soft, r)
+        local, weight = model.logit(frame.lab[ys, xs], sx, sy)
+        local = np.clip(local, -cfg.local_clip, cfg.local_clip)
+        # The local model speaks where the global one is unsure (similar colours on both
+        # sides); where the global model is sure, the local one would only keep the previous
+        # frame's mistakes (a part of the object wrongly left out stays out).
+        unsure = 1.0 - np.abs(np.tanh(0.5 * colour_logit[ys, xs]))
+        weight = weight * cfg.local_weight * unsure
+        colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * local
 
     def _local_colour(self, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray, glob: np.ndarray) -> np.ndarray:
         """(h, w) float32 P(object | position, colour) from the previous frame's labels.
