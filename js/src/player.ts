@@ -160,7 +160,9 @@ export class PlayerView {
     ui.progress = h("progress", { class: "vseg-progress", "data-testid": "vseg-progress", max: "1", value: "0" });
     ui.status = h("div", { class: "vseg-status", "data-testid": "vseg-status", role: "status", "aria-live": "polite" });
 
-    const root = h("div", { class: "vseg-player", "data-testid": "vseg-player", tabindex: "0" }, [
+    // data-lm-suppress-shortcuts: Lumino (JupyterLab, Notebook 7) runs no keyboard shortcut
+    // for a key event whose target is inside this element; see bindKeys.
+    const root = h("div", { class: "vseg-player", "data-testid": "vseg-player", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, [
       h("div", { class: "vseg-stage" }, [this.canvas]),
       this.timeline,
       h("div", { class: "vseg-row" }, [
@@ -684,9 +686,12 @@ export class PlayerView {
   }
 
   private bindKeys(): void {
-    // Keys inside the player are the player's: stopping them here keeps JupyterLab and
-    // Notebook 7 (which listen on the document, in the bubbling phase) from running
-    // notebook commands (e.g. "1" would turn the cell into a heading).
+    // Keys inside the player are the player's, never notebook commands (e.g. "1" would turn
+    // the cell into a heading, "d d" delete it). JupyterLab listens on the document in the
+    // bubbling phase, but Notebook 7 in the capture phase, before any handler here could
+    // stop the event: the root's data-lm-suppress-shortcuts attribute is what keeps
+    // Lumino's command registry out in both. Stopping propagation as well keeps other
+    // document listeners (and hosts without Lumino) from acting on the keys.
     const stop = (e: Event) => e.stopPropagation();
     this.root.addEventListener("keyup", (e) => {
       e.stopPropagation();

@@ -1,4 +1,8 @@
-"""Fixtures for the real-browser test (see labkit.py): a JupyterLab server, Chromium, a page."""
+"""Fixtures for the real-browser tests (see labkit.py): Jupyter servers, Chromium, a page.
+
+``lab`` is JupyterLab, ``notebook7`` is Notebook 7; each serves its own temporary root
+(``lab_root`` / ``nb_root``) with its own settings, so the two never share state.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import os
 
 import pytest
 
-from labkit import chromium, jupyterlab, missing_requirements
+from labkit import chromium, jupyter_server, missing_requirements
 
 
-def require_browser() -> None:
-    """Skip without Chromium or the JS bundle, or fail when VSEG_REQUIRE_BROWSER is set."""
-    missing = missing_requirements()
+def require_browser(app: str = "lab") -> None:
+    """Skip without Chromium, the JS bundle or the app, or fail when VSEG_REQUIRE_BROWSER is set."""
+    missing = missing_requirements(app)
     if missing:
         reason = "; ".join(missing)
         if os.environ.get("VSEG_REQUIRE_BROWSER"):
@@ -33,8 +37,21 @@ def lab_home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lab(lab_root, lab_home):
     """Base URL of a JupyterLab server serving ``lab_root``; stopped after the module."""
-    require_browser()
-    with jupyterlab(lab_root, lab_home) as url:
+    require_browser("lab")
+    with jupyter_server(lab_root, lab_home, "lab") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def nb_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("nb_root")
+
+
+@pytest.fixture(scope="module")
+def notebook7(nb_root, tmp_path_factory):
+    """Base URL of a Notebook 7 server (``jupyter notebook``) serving ``nb_root``."""
+    require_browser("notebook")
+    with jupyter_server(nb_root, tmp_path_factory.mktemp("notebook_home"), "notebook") as url:
         yield url
 
 

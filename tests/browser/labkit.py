@@ -1,6 +1,6 @@
-"""JupyterLab + Debian Chromium for the browser test and the player benchmark.
+"""JupyterLab / Notebook 7 + Debian Chromium for the browser tests and the player benchmark.
 
-JupyterLab runs from this interpreter's environment (so its kernel is this venv's ipykernel)
+The server runs from this interpreter's environment (so its kernel is this venv's ipykernel)
 on 127.0.0.1 with no token, in a temporary root with its own settings, so nothing from the
 developer's own Jupyter set-up leaks in. Chromium is /usr/bin/chromium, never a download.
 """
@@ -8,6 +8,7 @@ developer's own Jupyter set-up leaks in. Chromium is /usr/bin/chromium, never a 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import socket
@@ -29,15 +30,28 @@ CHROMIUM_ARGS = [
 ]
 BUNDLE = REPO / "vseg_widgets" / "static" / "player.js"
 ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored
+#: The front ends the tests drive: the module run with ``python -m`` and the traitlets class
+#: of the app (for the settings folders). Both build on the same notebook widgets (``.jp-*``).
+APPS = {"lab": ("jupyterlab", "LabApp"), "notebook": ("notebook", "JupyterNotebookApp")}
+APP_REQUIREMENT = {"lab": "jupyterlab>=4", "notebook": "notebook>=7"}
 
 
-def missing_requirements() -> list[str]:
-    """What the browser test lacks on this machine (empty when it can run)."""
+def missing_requirements(app: str = "lab") -> list[str]:
+    """What the browser tests of ``app`` ("lab" or "notebook") lack here (empty when they can run)."""
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
     if not BUNDLE.exists():
         missing.append(f"the player bundle {BUNDLE} is not built (npm ci --prefix js && npm run build --prefix js)")
+    module = APPS[app][0]
+    try:
+        version = importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    if version is None:
+        missing.append(f"{module} is not installed in this environment (pip install '{APP_REQUIREMENT[app]}')")
+    elif app == "notebook" and int(version.split(".")[0]) < 7:
+        missing.append(f"notebook {version} is installed but the test drives Notebook 7 (pip install '{APP_REQUIREMENT[app]}')")
     return missing
 
 
@@ -64,9 +78,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def jupyterlab(root: Path, home: Path, timeout: float = 120) -> Iterator[str]:
+
+
+def jupyterlab(root: Path, home: Path, timeout: float = 120):
     """Run JupyterLab serving ``root`` (settings under ``home``); yields its base URL."""
+    return jupyter_server(root, home, "lab", timeout)
+
+
+@contextlib.contextmanager
+def jupyter_server(root: Path, home: Path, app: str = "lab", timeout: float = 120) -> Iterator[str]:
+    """Run JupyterLab (``app="lab"``) or Notebook 7 (``"notebook"``) serving ``root``, with its
+    settings under ``home``; yields its base URL."""
+    module, app_class = APPS[app]
     # This venv's kernel under the name the notebooks ask for ("python3"); JUPYTER_PATH
     # comes first in Jupyter's search, so no other python3 kernelspec can win.
     spec = home / "data" / "kernels" / "python3"
@@ -92,15 +115,15 @@ def jupyterlab(root: Path, home: Path, timeout: float = 120) -> Iterator[str]:
         "JUPYTER_PLATFORM_DIRS": "1",
     }
     port = _free_port()
-    log_path = home / "lab.log"
+    log_path = home / f"{app}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",  # CI runs as root
+                sys.executable, "-m", module, "--no-browser", "--allow-root",  # CI runs as root
                 "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                 "--IdentityProvider.token=", "--ServerApp.password=",
                 f"--ServerApp.root_dir={root}",
-                f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
+                f"--{app_class}.user_settings_dir={home / 'settings'}", f"--{app_class}.workspaces_dir={home / 'workspaces'}",
             ],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
         )
@@ -115,7 +138,7 @@ def jupyterlab(root: Path, home: Path, timeout: float = 120) -> Iterator[str]:
                 except OSError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start; its log:\n{log_path.read_text()[-3000:]}")
+                    raise RuntimeError(f"{module} did not start; its log:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.3)
             yield url
         finally:

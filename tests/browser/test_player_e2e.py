@@ -1,9 +1,7 @@
 """The player in a real browser: JupyterLab + headless Chromium, driven like a person would.
 
-One notebook: cell 0 shows a Segmenter on a synthetic video; cell 1 prints the Python-side
-state as JSON (run again whenever the test needs to look at the kernel); cell 2 changes
-things from Python. The test clicks, propagates, plays and types in the player and checks
-both the canvas pixels and what the kernel sees.
+The notebook is playerkit.CELLS. The test clicks, propagates, plays and types in the player
+and checks both the canvas pixels and what the kernel sees.
 """
 
 from __future__ import annotations
@@ -11,104 +9,15 @@ from __future__ import annotations
 import json
 import re
 
-import cv2
-import numpy as np
 import pytest
 
-import vseg_widgets as vw
-
 from labkit import ARTIFACTS, Notebook, write_notebook
+from playerkit import (
+    CELLS, CLICK, H, INSIDE, OBJ2_BOX_0, OUTSIDE, PLAYER, T, TAB10_BLUE, W,
+    canvas_pixel, dbg, player_colors, shown_frame, to_client, wait_for,
+)
 
 pytestmark = pytest.mark.browser
-
-T, H, W = 24, 240, 320
-PLAYER = "[data-testid=vseg-player]"
-TAB10_BLUE = (0x1F, 0x77, 0xB4)  # object 1 in vseg_widgets.palette
-
-
-def pick_points():
-    """A click point on object 1 (frame 0), a pixel well inside it away from the click
-    marker, and a background pixel far from every object: (x, y) frame pixels."""
-    _, gt = vw.datasets.synthetic(num_frames=T, height=H, width=W)
-    obj = gt[0][1].astype(np.uint8)
-    ys, xs = np.nonzero(obj)
-    click = (float(xs.mean()) + 0.25, float(ys.mean()) + 0.25)
-    inner = cv2.erode(obj, np.ones((9, 9), np.uint8)).astype(bool)
-    yy, xx = np.nonzero(inner)
-    d = np.hypot(xx - click[0], yy - click[1])
-    i = int(np.argmin(np.abs(d - 15)))  # ~15 px from the click: clear of the marker
-    inside = (int(xx[i]), int(yy[i]))
-    anything = np.zeros((H, W), np.uint8)
-    for m in gt[0].values():
-        anything |= m.astype(np.uint8)
-    free = cv2.erode(1 - anything, np.ones((25, 25), np.uint8)).astype(bool)
-    fy, fx = np.nonzero(free)
-    outside = (int(fx[0]), int(fy[0]))
-    p2 = np.argwhere(gt[10][2]).mean(0)
-    return click, inside, outside, (float(p2[1]), float(p2[0]))
-
-
-CLICK, INSIDE, OUTSIDE, OBJ2_AT_10 = pick_points()
-_ys, _xs = np.nonzero(vw.datasets.synthetic(num_frames=T, height=H, width=W)[1][0][2])
-OBJ2_BOX_0 = (float(_xs.min()), float(_ys.min()), float(_xs.max() + 1), float(_ys.max() + 1))
-
-CELLS = [
-    # 0: the player
-    f"""import json
-import numpy as np
-import vseg_widgets as vw
-
-video, gt = vw.datasets.synthetic(num_frames={T}, height={H}, width={W})
-seg = vw.Segmenter(video)
-seg""",
-    # 1: the kernel's view, as one JSON line
-    f"""RUN = globals().get("RUN", 0) + 1
-_m = seg.masks.get(0, 1)
-_df = seg.to_dataframe()
-print("PROBE " + json.dumps({{
-    "run": RUN,
-    "frame": seg.frame,
-    "selected": seg.player.selected,
-    "objects": [o["id"] for o in seg.player.objects],
-    "prompts": [[p.frame, p.obj_id, p.kind, None if p.points is None else p.points.tolist(),
-                 None if p.labels is None else p.labels.tolist()] for p in seg.prompts],
-    "mask_frames": {{str(o): seg.masks.frames(o) for o in seg.masks.obj_ids}},
-    "iou0": None if _m is None else float((_m & gt[0][1]).sum() / (_m | gt[0][1]).sum()),
-    "inside": None if _m is None else bool(_m[{INSIDE[1]}, {INSIDE[0]}]),
-    "outside": None if _m is None else bool(_m[{OUTSIDE[1]}, {OUTSIDE[0]}]),
-    "areas0": {{str(o): seg.masks.area(0, o) for o in seg.masks.obj_ids if (0, o) in seg.masks}},
-    "df_rows": len(_df),
-    "df_prompt_rows": int((_df["source"] == "prompt").sum()) if len(_df) else 0,
-    "timeline_present": {{str(l["obj_id"]): l["present"] for l in seg.player.timeline["lanes"]}},
-}}))""",
-    # 2: changes made from Python must show in the player
-    f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
-seg.frame = 10""",
-]
-
-
-def dbg(page, expr: str):
-    """Evaluate ``expr`` with ``d`` = the player's debug figures and ``el`` = its root."""
-    return page.evaluate(f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el.vsegDebug; return {expr}; }}")
-
-
-def wait_for(page, expr: str, timeout: float = 60_000) -> None:
-    page.wait_for_function(
-        f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el && el.vsegDebug; return !!d && ({expr}); }}",
-        timeout=timeout,
-    )
-
-
-def canvas_pixel(page, x: int, y: int) -> list[int]:
-    return page.evaluate(
-        "([x, y]) => Array.from(document.querySelector('[data-testid=vseg-canvas]')"
-        ".getContext('2d').getImageData(x, y, 1, 1).data)",
-        [x, y],
-    )
-
-
-def shown_frame(page) -> int:
-    return int(page.get_attribute("[data-testid=vseg-frame]", "data-frame"))
 
 
 def test_player_end_to_end(lab, lab_root, page):
@@ -135,7 +44,7 @@ def test_player_end_to_end(lab, lab_root, page):
     # -- click on object 1: the mask appears in Python and on the canvas
     before_in = canvas_pixel(page, *INSIDE)
     before_out = canvas_pixel(page, *OUTSIDE)
-    page.mouse.click(box["x"] + CLICK[0] * box["width"] / W, box["y"] + CLICK[1] * box["height"] / H)
+    page.mouse.click(*to_client(box, *CLICK))
     wait_for(page, "d.clickLatencies.length >= 1")
     state = nb.probe(1)
     assert len(state["prompts"]) == 1
@@ -246,20 +155,12 @@ def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
     nb.run(0)
     wait_for(page, "d.draws > 0")
 
-    colors = page.evaluate(
-        f"""() => {{ const s = getComputedStyle(document.querySelector('{PLAYER}'));
-                     const st = getComputedStyle(document.querySelector('[data-testid=vseg-status]'));
-                     return [s.backgroundColor, s.color, st.color]; }}"""
-    )
-    def luminance(css: str) -> float:
-        r, g, b = [int(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
-        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
-
-    background, text, status = (luminance(c) for c in colors)
+    colors = player_colors(page)
+    background, text, status = colors
     assert background < 0.3 and text > 0.6 and status > 0.4, colors  # light text on a dark player
 
     box = page.locator("[data-testid=vseg-canvas]").bounding_box()
-    page.mouse.click(box["x"] + CLICK[0] * box["width"] / W, box["y"] + CLICK[1] * box["height"] / H)
+    page.mouse.click(*to_client(box, *CLICK))
     wait_for(page, "d.clickLatencies.length >= 1")
     filled = dbg(page, "d.overlayPixels")
     page.select_option("[data-testid=vseg-overlay]", "contour")
@@ -273,11 +174,10 @@ def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
     page.click("[data-testid=vseg-add-object]")
     expect(page.locator("[data-testid=vseg-object-2] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
     x0, y0, x1, y1 = OBJ2_BOX_0
-    to_client = lambda x, y: (box["x"] + x * box["width"] / W, box["y"] + y * box["height"] / H)  # noqa: E731
-    page.mouse.move(*to_client(x0, y0))
+    page.mouse.move(*to_client(box, x0, y0))
     page.mouse.down()
-    page.mouse.move(*to_client((x0 + x1) / 2, (y0 + y1) / 2), steps=4)
-    page.mouse.move(*to_client(x1, y1), steps=4)
+    page.mouse.move(*to_client(box, (x0 + x1) / 2, (y0 + y1) / 2), steps=4)
+    page.mouse.move(*to_client(box, x1, y1), steps=4)
     page.mouse.up()
     wait_for(page, "d.clickLatencies.length >= 2")
     state = nb.probe(1)

@@ -1,0 +1,109 @@
+"""The player in Notebook 7 (``jupyter notebook``): it draws, prompts and keeps its keys.
+
+Notebook 7 is a different front end from JupyterLab (its own shell, command-mode key
+bindings, page layout) built on the same notebook widgets, so the player must be checked
+there too: the same notebook (playerkit.CELLS) as the JupyterLab test, a click on an
+object, the mask in the kernel and on the canvas, and keys typed in the player that would
+be notebook commands anywhere else.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit import ARTIFACTS, Notebook, write_notebook
+from playerkit import (
+    CELLS, CLICK, H, INSIDE, OUTSIDE, PLAYER, TAB10_BLUE, W,
+    canvas_pixel, dbg, player_colors, shown_frame, to_client, wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+CELL = ".jp-Notebook .jp-Cell"
+
+
+def test_player_in_notebook7(notebook7, nb_root, page):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 1400})  # the whole player below Notebook 7's header
+    write_notebook(nb_root / "player.ipynb", CELLS)
+    page.goto(f"{notebook7}/notebooks/player.ipynb")
+    page.wait_for_selector(f"{CELL} .jp-InputArea-editor", timeout=90_000)
+    expect(page.locator("#jp-NotebookLogo")).to_be_visible()  # Notebook 7's shell, not JupyterLab's
+    assert page.locator("#jp-main-dock-panel .lm-DockPanel-tabBar").count() == 0
+    nb = Notebook(page)
+    nb.wait_for_kernel()
+    nb.run(0)
+
+    # -- the player draws frame 0 at the video's aspect ratio, fitted to the cell, themed
+    player = page.locator(PLAYER)
+    expect(player).to_be_visible(timeout=120_000)
+    wait_for(page, "d.draws > 0")
+    canvas = page.locator("[data-testid=vseg-canvas]")
+    box = canvas.bounding_box()
+    assert abs(box["width"] / box["height"] - W / H) < 0.02
+    assert box["width"] > 1.5 * W  # stretched to the cell width
+    cell_box = page.locator(f"{CELL} .jp-OutputArea").first.bounding_box()
+    assert box["x"] >= cell_box["x"] and box["x"] + box["width"] <= cell_box["x"] + cell_box["width"] + 1  # inside its cell
+    corners = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in ((0.02, 0.02), (0.5, 0.5), (0.98, 0.98))]
+    on_top = page.evaluate("(pts) => pts.map(([x, y]) => document.elementFromPoint(x, y)?.dataset.testid ?? null)", corners)
+    assert on_top == ["vseg-canvas"] * 3, on_top  # nothing of Notebook 7's page covers the canvas
+    background, text, status = player_colors(page)
+    assert background > 0.8 and text < 0.3 and status < 0.6, (background, text, status)  # dark text on the light theme
+    expect(page.locator("[data-testid=vseg-frame]")).to_contain_text("frame 0 / 23")
+    expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Click")
+
+    # -- click on object 1: the mask appears in Python and on the canvas
+    before_in = canvas_pixel(page, *INSIDE)
+    before_out = canvas_pixel(page, *OUTSIDE)
+    page.mouse.click(*to_client(box, *CLICK))
+    wait_for(page, "d.clickLatencies.length >= 1")
+    state = nb.probe(1)
+    assert len(state["prompts"]) == 1
+    frame, obj, kind, points, labels = state["prompts"][0]
+    assert (frame, obj, kind, labels) == (0, 1, "points", [1])
+    assert abs(points[0][0] - CLICK[0]) < 0.6 and abs(points[0][1] - CLICK[1]) < 0.6  # coordinate mapping
+    assert state["iou0"] > 0.8, state
+    assert state["inside"] is True and state["outside"] is False
+    after_in = canvas_pixel(page, *INSIDE)
+    expected = [0.5 * b + 0.5 * c for b, c in zip(before_in[:3], TAB10_BLUE)]  # filled overlay, opacity 0.5
+    assert all(abs(a - e) <= 3 for a, e in zip(after_in[:3], expected)), (before_in, after_in, expected)
+    assert canvas_pixel(page, *OUTSIDE) == before_out
+    assert dbg(page, "d.overlayPixels") == state["areas0"]["1"]  # every mask pixel, nothing else
+    ARTIFACTS.mkdir(exist_ok=True)
+    player.evaluate("el => el.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(ARTIFACTS / "player-notebook7.png"))  # Notebook 7's page around the player
+
+    # -- keys inside the player are the player's; none reaches Notebook 7's command mode
+    cells_before = page.locator(CELL).count()
+    code_before = page.locator(".jp-Notebook .jp-CodeCell").count()
+    page.click("[data-testid=vseg-frame]")  # focuses the player (its root is focusable)
+    assert page.evaluate(f"() => document.activeElement === document.querySelector('{PLAYER}')")
+    page.keyboard.press("ArrowRight")
+    assert shown_frame(page) == 1
+    page.keyboard.press("Home")
+    assert shown_frame(page) == 0
+    # insert above/below, markdown, heading, cut, delete (d d), change to raw
+    for key in ("a", "b", "m", "3", "x", "d", "d", "r"):
+        page.keyboard.press(key)
+    page.keyboard.press("Shift+Enter")  # run cell and advance, in either mode
+    page.keyboard.press("Control+z")  # undo the click in the player, not a notebook undo
+    wait_for(page, "d.errors.length === 0 && d.overlayPixels === 0")
+    state = nb.probe(1)
+    assert state["prompts"] == []  # the player's undo took back its click
+    assert page.locator(CELL).count() == cells_before
+    assert page.locator(".jp-Notebook .jp-CodeCell").count() == code_before
+    assert page.locator(".jp-Notebook .jp-MarkdownCell, .jp-Notebook .jp-RawCell").count() == 0
+
+    # -- changes from Python show in the player
+    nb.run(2)
+    expect(page.locator("[data-testid=vseg-frame]")).to_have_attribute("data-frame", "10", timeout=60_000)
+    expect(page.locator("[data-testid=vseg-object-3]")).to_be_visible()
+    wait_for(page, "d.overlayPixels > 100")
+
+    # -- the same key outside the player is a notebook command (so the check above can fail)
+    cells_now = page.locator(CELL).count()  # Shift+Enter on the last cell added one
+    page.locator(f"{CELL} .jp-InputPrompt").nth(1).click()  # selects cell 1 in command mode
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    expect(page.locator(CELL)).to_have_count(cells_now + 1)
