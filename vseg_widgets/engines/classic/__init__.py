@@ -1,6 +1,7 @@
 """The built-in CPU engine, no weights: GrabCut for prompts (:mod:`.interactive`); propagation
 (:mod:`.tracker`) fuses a DIS optical-flow motion prior (:mod:`.flow`), an online per-object
-colour model (:mod:`.appearance`) and a guided filter for edges (:mod:`.refine`)."""
+colour model (:mod:`.appearance`), local colour models along the contour (:mod:`.local`) and
+a guided filter for edges (:mod:`.refine`)."""
 
 from __future__ import annotations
 

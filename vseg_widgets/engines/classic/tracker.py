@@ -6,7 +6,9 @@ Each step, for every tracked object, at a reduced work resolution:
    DIS optical flow (:mod:`.flow`). Where forward and backward flow disagree (occlusions,
    fast limbs) the warp is not believed, and the prior there is replaced by a blurred one
    that only says "the object is near".
-2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour).
+2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour);
+   near the contour, where it is unsure, local per-window models fitted on the previous
+   frame (:mod:`.local`, Video SnapCut's idea) tell the object from its nearby background.
 3. **Fusion.** Both are added as log-odds; pixels far outside the warped mask are ruled out
    (objects move continuously between frames), which keeps look-alike background away.
 4. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges.
@@ -28,10 +30,10 @@ import cv2
 import numpy as np
 
 from ...masks import decode, encode
-from .appearance import BilateralGrid, ColourModel, colour_index, grid_colour
+from .appearance import ColourModel, colour_index
 from .flow import FlowField
 from .local import LocalColour, lab_float
-from .refine import GuidedFilter, gray_guided
+from .refine import GuidedFilter
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,6 @@ class TrackerConfig:
     sharpen: float = 2.0  # state = 0.5 + sharpen x (p - 0.5): stray half-probabilities die out
     anchor: float = 0.5  # weight of the keyframe colours against the running estimate
     use_trust: bool = True  # distrust the warp where forward-backward flow disagree
-    # Alternatives measured on DAVIS dev and left off (mean J with them: see the note of
-    # issue 4): the object's overall motion standing in for untrusted flow (0.51 vs 0.53),
-    # a local bilateral-grid colour model from the previous frame (0.44-0.55 vs 0.58).
-    object_motion: bool = False
-    use_grid: bool = False
-    grid_flow: bool = False  # splat the grid along the flow instead of in place
-    grid_cell: int = 16  # px (work resolution) per bilateral-grid cell
-    grid_prior: float = 2.0  # pseudo-count of the global colour model in the local one
-    full_refine: bool = False  # full-resolution guided upsampling: no gain on DAVIS, costs ~10 ms
     local_radius: int = 16  # px (work resolution): window of the local colour models
     local_weight: float = 1.0  # weight of the local colour log-odds where a window has both sides
     local_clip: float = 6.0  # local log-odds are clipped to +-this
@@ -86,7 +79,6 @@ class Frame:
     index: np.ndarray  # (h, w) int32 colour bins
     hist: np.ndarray  # (128,) float32 normalised HSV histogram
     guide: np.ndarray  # (h, w, 3) float32 RGB in [0, 1]
-    gcol: np.ndarray  # (h, w) int32 coarse colour bins of the bilateral grid
     lab: np.ndarray  # (h, w, 3) float32 Lab
     _filter: GuidedFilter | None = field(default=None, repr=False)
 
@@ -102,7 +94,6 @@ class ClassicSession:
         scale = min(1.0, config.work_side / max(h, w))
         self.work_size = (max(1, round(h * scale)), max(1, round(w * scale)))
         self.flow = FlowField(*self.work_size, config.flow_preset, config.check_preset)
-        self.grid = BilateralGrid(*self.work_size, config.grid_cell)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
 
@@ -147,7 +138,7 @@ class ClassicSession:
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
         guide = small.astype(np.float32) / 255.0
-        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), guide, grid_colour(small), lab_float(guide))
+        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), guide, lab_float(guide))
 
     def _filter(self, frame: Frame) -> GuidedFilter:
         if frame._filter is None:
@@ -159,17 +150,13 @@ class ClassicSession:
         h, w = self.work_size
         return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
 
-    def _to_full(self, soft: dict[int, np.ndarray], image: np.ndarray | None = None) -> dict[int, np.ndarray]:
+    def _to_full(self, soft: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Work-resolution soft masks -> full-resolution bool, at most one object per pixel."""
         h, w = self.full_size
         ids = list(soft)
         if not ids:
             return {}
         up = [cv2.resize(soft[o], (w, h), interpolation=cv2.INTER_LINEAR) for o in ids]
-        if self.config.full_refine and image is not None and (h, w) != self.work_size:
-            # Edges from the full-resolution image: upsampling alone leaves them blocky.
-            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-            up = [gray_guided(gray, u, radius=2, eps=1e-3) for u in up]
         if len(ids) == 1:
             return {ids[0]: up[0] > 0.5}
         stack = np.stack(up)
@@ -213,19 +200,14 @@ class ClassicSession:
         cfg = self.config
         warped = FlowField.warp(track.soft, coords)
         k = 2 * track.band + 1
-        # Where flow is not trusted (motion boundaries, occlusions, blur), the object's
-        # dominant motion stands in: a similarity transform fitted to the trusted flow of
-        # its interior. That moves a leading edge with the object instead of leaving it behind.
-        moved = self._object_motion(track.soft, warped, coords, trust) if cfg.object_motion else None
-        if moved is None:
-            moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
+        # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
+        # stands in: it only says "the object is near".
+        moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
         if not cfg.use_trust:
             trust = np.ones_like(trust)
         prior = trust * warped + (1 - trust) * moved
         prior = np.clip(prior, 0.01, 0.99)
         colour = track.model.posterior(frame.index)
-        if cfg.use_grid:
-            colour = self._local_colour(track, frame, prev, coords, warped, colour)
         colour = np.clip(colour, 0.01, 0.99)
         colour_logit = np.log(colour / (1 - colour))
         if cfg.local_weight > 0:
@@ -264,45 +246,6 @@ class ClassicSession:
         unsure = 1.0 - np.abs(np.tanh(0.5 * colour_logit[ys, xs]))
         weight = weight * cfg.local_weight * unsure
         colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * local
-
-    def _local_colour(self, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray, glob: np.ndarray) -> np.ndarray:
-        """(h, w) float32 P(object | position, colour) from the previous frame's labels.
-
-        Previous pixels are splatted where the flow brings them, with their colour and
-        label; the global colour model fills in where the grid has little evidence.
-        """
-        h, w = self.work_size
-        px = np.clip(np.rint(coords[..., 0]), 0, w - 1).astype(np.int32)
-        py = np.clip(np.rint(coords[..., 1]), 0, h - 1).astype(np.int32)
-        if self.config.grid_flow:
-            cells = self.grid.cells(prev.gcol[py, px])
-            lab = warped
-        else:
-            cells = self.grid.cells(prev.gcol)
-            lab = track.soft
-        fg = self.grid.splat(cells, lab)
-        bg = self.grid.splat(cells, 1.0 - lab)
-        here = self.grid.cells(frame.gcol)
-        f, b = fg[here], bg[here]
-        k = self.config.grid_prior
-        return (f + k * glob) / (f + b + k)
-
-    @staticmethod
-    def _object_motion(soft: np.ndarray, warped: np.ndarray, coords: np.ndarray, trust: np.ndarray) -> np.ndarray | None:
-        """``soft`` (previous frame) moved by the object's overall motion, or None if unknown."""
-        ys, xs = np.nonzero((warped > 0.9) & (trust > 0.5))
-        if len(xs) < 12:
-            return None
-        if len(xs) > 600:  # a few hundred samples fix 4 parameters well
-            pick = np.linspace(0, len(xs) - 1, 600).astype(int)
-            ys, xs = ys[pick], xs[pick]
-        src = coords[ys, xs]  # where they were
-        dst = np.stack([xs, ys], -1).astype(np.float32)
-        A, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0)
-        if A is None:
-            return None
-        h, w = soft.shape
-        return cv2.warpAffine(soft, A, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     def _find(self, track: Track, frame: Frame, taken: np.ndarray) -> np.ndarray | None:
         """Search a lost object in the whole frame with its keyframe colours; a soft mask or None."""
@@ -387,7 +330,7 @@ class ClassicSession:
                             soft[o] = found
                             self._set(tr, found, frame)
                             taken |= found > 0.5
-            masks = self._to_full({o: s for o, s in soft.items() if o not in cond}, self.video[t])
+            masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
             if cond:
                 taken_full = np.logical_or.reduce(list(cond.values()))
                 masks = {o: m & ~taken_full for o, m in masks.items()}
