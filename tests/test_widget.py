@@ -161,6 +161,85 @@ def test_python_prompts_appear_in_the_player(player, small_video):
     assert [c["frame"] for c, _ in player.sent if c["type"] == "masks"] == [4]
 
 
+def ids(p: Player) -> list[int]:
+    return [o["id"] for o in p.objects]
+
+
+def click(p: Player, gt, obj: int, frame: int = 0, on: int | None = None):
+    """Click for object ``obj`` inside ground-truth object ``on`` (default: ``obj``)."""
+    x, y = inside_point(gt, frame, obj if on is None else on)
+    assert not errors(msg(p, {"type": "click", "frame": frame, "obj_id": obj, "x": x, "y": y, "label": 1}))
+
+
+def test_python_remove_object_takes_it_out_of_the_player(player, small_video):
+    _, gt = small_video
+    msg(player, {"type": "add_object"})
+    click(player, gt, obj=2)
+    click(player, gt, obj=2, frame=4)
+    assert ids(player) == [1, 2] and player.selected == 2
+    player.sent.clear()
+    player.seg.remove_object(2)  # from Python, on an object added in the player
+    assert ids(player) == [1] and player.selected == 1
+    assert player.prompts == []
+    assert [lane["obj_id"] for lane in player.timeline["lanes"]] == [1]
+    resent = {c["frame"]: c["objects"] for c, _ in player.sent if c["type"] == "masks"}
+    assert resent == {0: [], 4: []}  # both of its frames, now without it
+    # a placeholder (added in the player, never prompted) is not the Segmenter's to remove
+    msg(player, {"type": "add_object"})
+    assert ids(player) == [1, 2]
+    with pytest.raises(vw.errors.UnknownObjectError):
+        player.seg.remove_object(2)
+    assert ids(player) == [1, 2]
+
+
+def test_python_removal_forgets_the_objects_visibility(player, small_video):
+    _, gt = small_video
+    player.seg.add_points(0, 2, [inside_point(gt, 0, 2)])
+    assert not errors(msg(player, {"type": "set_visible", "obj_id": 2, "visible": False}))
+    player.seg.remove_object(2)
+    player.seg.add_points(0, 2, [inside_point(gt, 0, 2)])
+    assert {o["id"]: o["visible"] for o in player.objects} == {1: True, 2: True}
+
+
+def test_undo_in_the_player_keeps_its_object_listed(player, small_video):
+    _, gt = small_video
+    player.seg.add_points(0, 3, [inside_point(gt, 0, 1)])  # an object from Python
+    player.selected = 3
+    assert not errors(msg(player, {"type": "undo"}))
+    assert player.seg.obj_ids == [] and ids(player) == [1, 3] and player.selected == 3
+    click(player, gt, obj=3, on=1)  # still there to click for
+    assert player.seg.obj_ids == [3]
+    player.seg.undo()  # the same undo from Python: the Segmenter forgot it, so does the player
+    assert ids(player) == [1] and player.selected == 1
+
+
+def test_python_reset_resets_the_player(player, small_video):
+    _, gt = small_video
+    msg(player, {"type": "add_object"})
+    msg(player, {"type": "add_object"})  # object 3: a placeholder, never prompted
+    click(player, gt, obj=1)
+    click(player, gt, obj=2)
+    assert not errors(msg(player, {"type": "set_visible", "obj_id": 1, "visible": False}))
+    assert not errors(msg(player, {"type": "propagate", "direction": "forward"}))
+    assert player.wait(60) and player.progress["done"] == 10
+    player.frame = 4
+    player.overlay = "contour"
+    player.sent.clear()
+    player.seg.reset()
+    assert player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True}]
+    assert player.selected == 1 and player.prompts == []
+    assert player.progress == {"running": False, "done": 0, "total": 0, "cancelled": False}
+    assert player.timeline["lanes"] == [{"obj_id": 1, "present": [], "scores": None}]
+    assert {"type": "masks_reset"} in [c for c, _ in player.sent]  # the browser drops every mask it holds
+    assert (player.frame, player.overlay) == (4, "contour")  # where the person is and how they look: kept
+    assert msg(player, {"type": "request_masks", "frames": [0, 9]}) == [
+        ({"type": "masks", "frame": 0, "objects": []}, []),
+        ({"type": "masks", "frame": 9, "objects": []}, []),
+    ]
+    click(player, gt, obj=1)  # and it works as new
+    assert ids(player) == [1] and player.seg.obj_ids == [1]
+
+
 def test_frame_set_from_python_is_validated(player):
     player.frame = 9
     assert player.frame == 9

@@ -88,6 +88,14 @@ class Player(anywidget.AnyWidget):
         fps: playback rate, the video's own by default.
         objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
         cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
+
+    The player follows the Segmenter's events, whoever calls it: prompts, undo,
+    ``remove_object`` (the object leaves the list) and ``reset`` (objects, visibility,
+    progress and timeline start afresh; the frame and settings stay). An object added in
+    the player is listed before it has a prompt, and an undo in the player keeps its object
+    listed. Masks written straight into ``seg.masks`` (``seg.masks.set(...)``) emit no
+    event, so the player does not see them until that frame is sent again (e.g. after a
+    prompt on it or a re-display); use ``seg.add_mask`` to give a mask the player shows.
     """
 
     _esm = _bundle("player.js", _MISSING_BUNDLE)
@@ -132,8 +140,10 @@ class Player(anywidget.AnyWidget):
         self.jpeg_quality = int(jpeg_quality)
         self.max_width = max_width
         self.last_error: str | None = None  # the last error event sent (for tests and users)
-        # Objects added in the player stay listed until removed there, even when an undo
-        # takes back their last prompt; the others come and go with the Segmenter's.
+        # Placeholders: objects listed in the player that the Segmenter does not have (yet):
+        # added in the player and not prompted, or whose last prompt an undo in the player
+        # took back. Every other listed object is one of seg.obj_ids, and goes when the
+        # Segmenter forgets it (seg.remove_object, seg.undo or seg.reset from Python).
         self._extra: set[int] = set()
         self._hidden: set[int] = set()
         self._prompt_ids: dict = {}  # id(Prompt) -> Prompt, to see which frames a change touched
@@ -224,8 +234,12 @@ class Player(anywidget.AnyWidget):
 
     def _msg_undo(self, msg) -> None:
         self._check_idle()
-        if self.seg.undo() is None:
+        if not self.seg.prompts:
             raise MessageError("nothing to undo: no prompt has been given.")
+        # An undo in the player never takes its object out of the list (the person is
+        # still working on it): it stays as a placeholder if the Segmenter forgets it.
+        self._extra.add(self.seg.prompts[-1].obj_id)
+        self.seg.undo()
 
     def _msg_add_object(self, msg) -> None:
         self.add_object()
@@ -340,6 +354,8 @@ class Player(anywidget.AnyWidget):
             if frames is None:
                 with self._send_lock:
                     self.send({"type": "masks_reset"})
+                if not self.seg.prompts and not self.seg.masks.frames():
+                    self._reset()
             else:
                 self._send_masks(frames)
             if not self.running or time.monotonic() - self._timeline_at > TIMELINE_INTERVAL_S:
@@ -357,16 +373,28 @@ class Player(anywidget.AnyWidget):
             self._update_timeline()
 
     # -- state -----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        """The Segmenter was reset (it holds nothing): so is the player, but for its frame and settings."""
+        self._extra.clear()
+        self._hidden.clear()
+        self._sync_objects()  # object 1 alone, selected
+        if not self.running:
+            self.progress = {"running": False, "done": 0, "total": 0, "cancelled": False}
+        self._update_timeline()
+
     def _sync_prompts(self) -> None:
         self.prompts = [_prompt_json(p) for p in self.seg.prompts]
         # Prompts are immutable: identity tells what changed. Holding them keeps ids unique.
         self._prompt_ids = {id(p): p for p in self.seg.prompts}
 
     def _sync_objects(self) -> None:
-        ids = sorted(set(self.seg.obj_ids) | self._extra)
+        known = set(self.seg.obj_ids)
+        self._extra -= known  # a placeholder that got a prompt is the Segmenter's now
+        ids = sorted(known | self._extra)
         if not ids:  # always something to click for
             self._extra.add(1)
             ids = [1]
+        self._hidden &= set(ids)  # a removed object's id comes back visible
         self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
         if ids and self.selected not in ids:
             self.selected = ids[0]

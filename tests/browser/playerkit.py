@@ -2,7 +2,7 @@
 
 The notebook (``CELLS``): cell 0 shows a Segmenter on a synthetic video; cell 1 prints the
 Python-side state as one JSON line (run again whenever a test needs to look at the kernel);
-cell 2 changes things from Python. Coordinates are frame pixels unless said otherwise.
+cells 2 and 3 change things from Python. Coordinates are frame pixels unless said otherwise.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ print("PROBE " + json.dumps({{
     # 2: changes made from Python must show in the player
     f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
 seg.frame = 10""",
+    # 3: a reset from Python empties the player
+    "seg.reset()",
 ]
 
 

@@ -139,6 +139,14 @@ def test_player_end_to_end(lab, lab_root, page):
     expect(page.locator("[data-testid=vseg-object-3]")).to_be_visible()
     wait_for(page, "d.overlayPixels > 100")
 
+    # -- seg.reset() from Python: the player starts afresh where it is
+    nb.run(3)
+    expect(page.locator("[data-testid=vseg-objects] .vseg-obj")).to_have_count(1, timeout=60_000)
+    expect(page.locator("[data-testid=vseg-object-1] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
+    wait_for(page, "d.overlayPixels === 0")
+    expect(page.locator("[data-testid=vseg-status]")).to_have_text(re.compile("^Click"), timeout=15_000)  # no "Propagated"
+    assert shown_frame(page) == 10
+
 
 def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
     """JupyterLab Dark: the player takes the theme's colours; contour and off overlays draw."""
