@@ -66,7 +66,11 @@ function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function bytesOf(buf: ArrayBuffer | DataView | Uint8Array): Uint8Array {
+// The widget manager hands buffers over as DataViews (or ArrayBuffers) of plain, never
+// shared, ArrayBuffers: the type says so, so that the bytes can go into a Blob.
+type Bytes = Uint8Array<ArrayBuffer>;
+
+function bytesOf(buf: ArrayBuffer | DataView<ArrayBuffer> | Bytes): Bytes {
   if (buf instanceof Uint8Array) return buf;
   if (buf instanceof DataView) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   return new Uint8Array(buf);
@@ -366,7 +370,7 @@ export class PlayerView {
     setTimeout(() => this.renderStatus(), 10050);
   }
 
-  private onFrame(frame: number, bytes: Uint8Array, mime: string): void {
+  private onFrame(frame: number, bytes: Bytes, mime: string): void {
     this.debug.frameBytes.push(bytes.byteLength);
     createImageBitmap(new Blob([bytes], { type: mime })).then(
       (bitmap) => {
