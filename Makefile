@@ -13,8 +13,9 @@ TORCH_SAM2 := torch==2.14.1 torchvision==0.29.1
 
 demo: install lab
 
+# Jupyter refuses to run as root unless told; containers often run as root.
 lab:
-	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
+	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 install: js python browser  # js first: the Python build then finds the bundle built
 
