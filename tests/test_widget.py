@@ -427,3 +427,18 @@ def test_segmenter_frame_is_the_players_frame(synthetic_video):
     assert seg.frame == len(video) - 1
     with pytest.raises(IndexError, match="outside this video"):
         seg.frame = len(video)
+
+
+def test_timeline_shows_j_with_ground_truth_else_consistency(player, small_video):
+    _, gt = small_video
+    seg = player.seg
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.propagate("forward", progress=False)
+    player._update_timeline()  # propagation refreshes it at most every 0.5 s; force the last one
+    assert player.timeline["kind"] == "iou_prev"
+    consistency = player.timeline["lanes"][0]["scores"]
+    seg.set_ground_truth(gt)
+    assert player.timeline["kind"] == "J"
+    j = player.timeline["lanes"][0]["scores"]
+    expected = [round(vw.metrics.jaccard(seg.masks.get(f, 1), gt.get(f, 1)), 3) for f in range(len(gt))]
+    assert j == expected and j != consistency

@@ -402,13 +402,10 @@ class Player(anywidget.AnyWidget):
     def _update_timeline(self) -> None:
         """Per object: frames with a mask (as [start, stop) ranges) and a per-frame score."""
         self._timeline_at = time.monotonic()
+        from .metrics import timeline_scores  # pandas-heavy: imported on first use
+
         store, gt = self.seg.masks, self.seg.ground_truth
-        try:
-            from .metrics import timeline_scores  # written concurrently; optional until it lands
-        except ImportError:
-            scores, kind = {}, None
-        else:
-            scores, kind = timeline_scores(store, gt), ("J" if gt is not None else "iou_prev")
+        scores, kind = timeline_scores(store, gt), ("J" if gt is not None else "iou_prev")
         lanes = []
         for obj in [o["id"] for o in self.objects]:
             score = scores.get(obj)
