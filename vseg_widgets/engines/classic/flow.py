@@ -15,20 +15,28 @@ import numpy as np
 
 
 class FlowField:
-    """DIS optical flow (OpenCV) on (h, w) uint8 gray images at the work resolution.
+    """DIS optical flow (OpenCV) between (h, w) uint8 gray images of any size (object views).
 
     Args:
-        height, width: work resolution.
         preset: DIS preset of the backward flow, which carries the masks (the accurate one).
         check_preset: DIS preset of the forward flow, used only for the consistency test;
             a cheaper one is enough there.
     """
 
-    def __init__(self, height: int, width: int, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
                  check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
         self._backward = cv2.DISOpticalFlow_create(preset)
         self._forward = cv2.DISOpticalFlow_create(check_preset)
-        self.grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), -1)
+        self._grids: dict[tuple[int, int], np.ndarray] = {}
+
+    def grid(self, height: int, width: int) -> np.ndarray:
+        """(h, w, 2) float32 pixel coordinates (x, y); the last few sizes are kept."""
+        key = (height, width)
+        if key not in self._grids:
+            if len(self._grids) > 8:  # views change size every frame: keep memory flat
+                self._grids.clear()
+            self._grids[key] = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), -1)
+        return self._grids[key]
 
     def between(self, gray_prev: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flow from the current frame back to the previous one, and its trust.
@@ -42,7 +50,7 @@ class FlowField:
         """
         back = self._backward.calc(gray, gray_prev, None)
         fwd = self._forward.calc(gray_prev, gray, None)
-        coords = self.grid + back
+        coords = self.grid(*gray.shape) + back
         fwd_there = cv2.remap(fwd, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         err2 = ((back + fwd_there) ** 2).sum(-1)
         mag2 = (back**2).sum(-1) + (fwd_there**2).sum(-1)

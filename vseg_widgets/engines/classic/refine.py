@@ -31,21 +31,31 @@ class GuidedFilter:
         self.guide = guide
         g = guide
         self.mean = _box(g, radius)  # (h, w, 3)
-        # Covariance of the guide in each window, a 3x3 symmetric matrix per pixel.
-        cov = np.empty(g.shape[:2] + (3, 3), np.float32)
+        # Covariance of the guide in each window, a 3x3 symmetric matrix per pixel, inverted
+        # by cofactors: vectorised, several times faster than np.linalg.inv on (h, w, 3, 3).
+        s = {}
         for i in range(3):
             for j in range(i, 3):
-                c = _box(g[..., i] * g[..., j], radius) - self.mean[..., i] * self.mean[..., j]
-                cov[..., i, j] = cov[..., j, i] = c
-        cov += eps * np.eye(3, dtype=np.float32)
-        self.inv = np.linalg.inv(cov)  # (h, w, 3, 3)
+                s[i, j] = _box(g[..., i] * g[..., j], radius) - self.mean[..., i] * self.mean[..., j] + (eps if i == j else 0.0)
+        c00 = s[1, 1] * s[2, 2] - s[1, 2] ** 2
+        c01 = s[0, 2] * s[1, 2] - s[0, 1] * s[2, 2]
+        c02 = s[0, 1] * s[1, 2] - s[0, 2] * s[1, 1]
+        c11 = s[0, 0] * s[2, 2] - s[0, 2] ** 2
+        c12 = s[0, 1] * s[0, 2] - s[0, 0] * s[1, 2]
+        c22 = s[0, 0] * s[1, 1] - s[0, 1] ** 2
+        det = s[0, 0] * c00 + s[0, 1] * c01 + s[0, 2] * c02
+        # (h, w, 6) upper triangle of the inverse: 00, 01, 02, 11, 12, 22.
+        self.inv = np.stack([c00, c01, c02, c11, c12, c22], -1) / det[..., None]
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
         """(h, w) float32 input -> (h, w) float32 filtered output."""
         r = self.r
         mean_p = _box(p, r)
         cov_ip = _box(self.guide * p[..., None], r) - self.mean * mean_p[..., None]  # (h, w, 3)
-        a = np.einsum("hwij,hwj->hwi", self.inv, cov_ip)
+        v, c = self.inv, cov_ip
+        a = np.stack([v[..., 0] * c[..., 0] + v[..., 1] * c[..., 1] + v[..., 2] * c[..., 2],
+                      v[..., 1] * c[..., 0] + v[..., 3] * c[..., 1] + v[..., 4] * c[..., 2],
+                      v[..., 2] * c[..., 0] + v[..., 4] * c[..., 1] + v[..., 5] * c[..., 2]], -1)
         b = mean_p - (a * self.mean).sum(-1)
         return (_box(a, r) * self.guide).sum(-1) + _box(b, r)
 

@@ -1,6 +1,8 @@
 """Propagation of object masks through a video: motion prior + online colour model + edge snapping.
 
-Each step, for every tracked object, at a reduced work resolution:
+Each step, for every tracked object, in the object's own *view* (:mod:`.view`): a crop
+around where it was, at full resolution for small objects and scaled down to a fixed pixel
+budget for large ones:
 
 1. **Motion prior.** The previous frame's soft mask is pulled onto the current frame along
    DIS optical flow (:mod:`.flow`). Where forward and backward flow disagree (occlusions,
@@ -16,7 +18,8 @@ Each step, for every tracked object, at a reduced work resolution:
 
 The soft (not re-binarised) result is the state carried to the next frame, so rounding
 errors do not accumulate into erosion. An object whose mask collapses is *lost*: it gets
-an empty mask, and each frame it is searched for with its keyframe colour model until a
+an empty mask, and each frame it is searched for in the whole frame (at the work resolution)
+with its keyframe colour model until a
 region that looks like it and is about its size shows up. A sharp change of the colour
 histogram between frames is a scene cut: every object is lost rather than dragged onto the
 new shot.
@@ -34,13 +37,17 @@ from .appearance import ColourModel, colour_index
 from .flow import FlowField
 from .local import LocalColour, lab_float
 from .refine import GuidedFilter
+from .view import View, around, whole
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
     """One configuration for every video (no per-sequence settings)."""
 
-    work_side: int = 427  # long side of the working resolution, px (854x480 -> 427x240)
+    work_side: int = 427  # long side of the whole-frame search resolution, px (854x480 -> 427x240)
+    view_budget: int = 427 * 240  # pixels of an object's view at most (larger views are scaled down)
+    view_margin: float = 0.4  # the view is the object's box enlarged by this x its longer side ...
+    view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
@@ -55,32 +62,36 @@ class TrackerConfig:
     found_fraction: float = 0.3  # ... and at least this x its last known area
     sharpen: float = 2.0  # state = 0.5 + sharpen x (p - 0.5): stray half-probabilities die out
     anchor: float = 0.5  # weight of the keyframe colours against the running estimate
-    use_trust: bool = True  # distrust the warp where forward-backward flow disagree
-    local_radius: int = 16  # px (work resolution): window of the local colour models
+    local_radius: int = 16  # px (view resolution): window of the local colour models
     local_weight: float = 1.0  # weight of the local colour log-odds where a window has both sides
     local_clip: float = 6.0  # local log-odds are clipped to +-this
 
 
 @dataclass
 class Track:
-    """State of one object during a propagation pass (work resolution)."""
+    """State of one object during a propagation pass."""
 
     model: ColourModel
-    soft: np.ndarray | None = None  # (h, w) float32 in [0, 1]; None while lost
-    area: float = 0.0  # recent area (px, exponential average) while visible
-    band: int = 4
+    soft: np.ndarray | None = None  # (H, W) float32 in [0, 1], full resolution; None while lost
+    area: float = 0.0  # recent area (full-resolution px, exponential average) while visible
 
 
 @dataclass
 class Frame:
-    """One frame prepared at the work resolution."""
+    """One frame (or one object's view of it) prepared at its working resolution."""
 
     gray: np.ndarray  # (h, w) uint8
     index: np.ndarray  # (h, w) int32 colour bins
-    hist: np.ndarray  # (128,) float32 normalised HSV histogram
     guide: np.ndarray  # (h, w, 3) float32 RGB in [0, 1]
     lab: np.ndarray  # (h, w, 3) float32 Lab
     _filter: GuidedFilter | None = field(default=None, repr=False)
+
+
+def colour_histogram(image: np.ndarray) -> np.ndarray:
+    """(128,) float32 normalised hue-saturation histogram of an (h, w, 3) uint8 RGB image."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+    return cv2.normalize(hist, None).ravel()
 
 
 class ClassicSession:
@@ -91,9 +102,8 @@ class ClassicSession:
         self.config = config
         h, w = video.height, video.width
         self.full_size = (h, w)
-        scale = min(1.0, config.work_side / max(h, w))
-        self.work_size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        self.flow = FlowField(*self.work_size, config.flow_preset, config.check_preset)
+        self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
+        self.flow = FlowField(config.flow_preset, config.check_preset)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
 
@@ -131,41 +141,34 @@ class ClassicSession:
         self._tracked.clear()
 
     # -- resolution -------------------------------------------------------------------
-    def _prepare(self, image: np.ndarray) -> Frame:
-        h, w = self.work_size
-        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+    def _prepare(self, image: np.ndarray, view: View) -> Frame:
+        """Crop and scale an (H, W, 3) uint8 RGB frame to ``view``."""
+        small = view.crop(image)
         guide = small.astype(np.float32) / 255.0
-        return Frame(gray, colour_index(small), cv2.normalize(hist, None).ravel(), guide, lab_float(guide))
+        return Frame(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), colour_index(small), guide, lab_float(guide))
 
     def _filter(self, frame: Frame) -> GuidedFilter:
         if frame._filter is None:
             frame._filter = GuidedFilter(frame.guide, self.config.guided_radius, self.config.guided_eps)
         return frame._filter
 
-    def _to_work(self, mask: np.ndarray) -> np.ndarray:
-        """(H, W) bool full-resolution mask -> work-resolution float32 in [0, 1]."""
-        h, w = self.work_size
-        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    def _view(self, soft: np.ndarray) -> View:
+        cfg = self.config
+        return around(soft > 0.5, self.full_size, cfg.view_budget, cfg.view_margin, cfg.view_min_margin)
 
     def _to_full(self, soft: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """Work-resolution soft masks -> full-resolution bool, at most one object per pixel."""
-        h, w = self.full_size
+        """Full-resolution soft masks -> bool masks, at most one object per pixel."""
         ids = list(soft)
-        if not ids:
-            return {}
-        up = [cv2.resize(soft[o], (w, h), interpolation=cv2.INTER_LINEAR) for o in ids]
-        if len(ids) == 1:
-            return {ids[0]: up[0] > 0.5}
-        stack = np.stack(up)
+        if len(ids) <= 1:
+            return {o: soft[o] > 0.5 for o in ids}
+        stack = np.stack([soft[o] for o in ids])
         winner = stack.argmax(0)
         fg = stack.max(0) > 0.5
         return {o: fg & (winner == k) for k, o in enumerate(ids)}
 
     # -- tracking steps ---------------------------------------------------------------
     def _band(self, area: float) -> int:
+        """Width (px) of the ring around a mask of ``area`` px (same resolution) that matters."""
         return int(max(3, round(self.config.reach * np.sqrt(max(area, 1.0)))))
 
     def _new_track(self, obj: int, start: int) -> Track:
@@ -174,44 +177,59 @@ class ClassicSession:
         frames = sorted(f for f, c in self._conditioning.items() if obj in c and c[obj].any())
         frames = sorted(frames, key=lambda f: abs(f - start))[:3]  # the nearest few suffice
         for f in frames:
-            mask = self._to_work(self._conditioning[f][obj]) > 0.5
-            model.add_keyframe(colour_index(cv2.resize(self.video[f], self.work_size[::-1], interpolation=cv2.INTER_AREA)), mask, self._band(mask.sum()))
+            view = self._view(self._conditioning[f][obj].astype(np.float32))
+            mask = view.crop(self._conditioning[f][obj].astype(np.float32)) > 0.5
+            model.add_keyframe(colour_index(view.crop(self.video[f])), mask, self._band(mask.sum()))
         return Track(model)
 
-    def _set(self, track: Track, soft: np.ndarray | None, frame: Frame, keyframe: bool = False) -> None:
-        """Make ``soft`` the track's state; fit/update the colour model from it."""
+    def _set_in_view(self, track: Track, soft: np.ndarray, image: np.ndarray, keyframe: bool = False) -> None:
+        """:meth:`_set` for a mask that comes without a view (prompt, re-find): its own view."""
+        view = self._view(soft)
+        self._set(track, soft, self._prepare(image, view).index, view, keyframe)
+
+    def _set(self, track: Track, soft: np.ndarray | None, index: np.ndarray, view: View, keyframe: bool = False) -> None:
+        """Make (H, W) float32 ``soft`` the track's state; fit/update the colour model from it.
+
+        The colour model is sampled in ``view`` (``index``: (h, w) int32 colour bins of the
+        frame there): for a tracked object its own view, so that its background is what
+        surrounds it rather than the whole scene.
+        """
         if soft is None or (soft > 0.5).sum() == 0:
             track.soft = None
             return
-        mask = soft > 0.5
-        area = float(mask.sum())
-        track.band = self._band(area)
+        area = float((soft > 0.5).sum())
+        mask = view.crop(soft, cv2.INTER_AREA) > 0.5
+        band = self._band(mask.sum())
         if keyframe or not track.model.ready:
             if not track.model.ready:
-                track.model.add_keyframe(frame.index, mask, track.band)
+                track.model.add_keyframe(index, mask, band)
             track.area = area
         else:
-            track.model.update(frame.index, mask, track.band, self.config.update_rate)
+            track.model.update(index, mask, band, self.config.update_rate)
             track.area = 0.9 * track.area + 0.1 * area
         track.soft = soft
 
-    def _predict(self, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, trust: np.ndarray) -> np.ndarray:
-        """(h, w) float32 probability of the object on the current frame, before competition."""
+    def _predict(self, track: Track, frame: Frame, prev: Frame, view: View, coords: np.ndarray, trust: np.ndarray) -> np.ndarray:
+        """(h, w) float32 probability of the object in ``view`` of the current frame, before competition.
+
+        ``frame``/``prev``: the current/previous frame prepared for ``view``; ``coords`` and
+        ``trust`` the flow between them (:meth:`FlowField.between`).
+        """
         cfg = self.config
-        warped = FlowField.warp(track.soft, coords)
-        k = 2 * track.band + 1
+        soft_prev = view.crop(track.soft, cv2.INTER_AREA)
+        warped = FlowField.warp(soft_prev, coords)
+        band = self._band(track.area * view.scale**2)
+        k = 2 * band + 1
         # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
         # stands in: it only says "the object is near".
         moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
-        if not cfg.use_trust:
-            trust = np.ones_like(trust)
         prior = trust * warped + (1 - trust) * moved
         prior = np.clip(prior, 0.01, 0.99)
         colour = track.model.posterior(frame.index)
         colour = np.clip(colour, 0.01, 0.99)
         colour_logit = np.log(colour / (1 - colour))
         if cfg.local_weight > 0:
-            self._add_local(colour_logit, track, frame, prev, coords, warped)
+            self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
         logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         # Objects move continuously: nothing far outside the warped mask can be the object.
         reach = cv2.dilate((warped > 0.25).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -220,7 +238,7 @@ class ClassicSession:
         out = self._filter(frame)(prob.astype(np.float32))
         return np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
 
-    def _add_local(self, colour_logit: np.ndarray, track: Track, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
+    def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
         """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
 
         Only pixels within a window's reach of the warped contour are scored: elsewhere a
@@ -234,10 +252,10 @@ class ClassicSession:
         ys, xs = np.nonzero(band)
         if len(xs) == 0:
             return
-        h, w = self.work_size
+        h, w = warped.shape
         sx = np.clip(np.rint(coords[ys, xs, 0]), 0, w - 1).astype(np.int32)
         sy = np.clip(np.rint(coords[ys, xs, 1]), 0, h - 1).astype(np.int32)
-        model = LocalColour(prev.lab, track.soft, r)
+        model = LocalColour(prev.lab, soft_prev, r)
         local, weight = model.logit(frame.lab[ys, xs], sx, sy)
         local = np.clip(local, -cfg.local_clip, cfg.local_clip)
         # The local model speaks where the global one is unsure (similar colours on both
@@ -248,58 +266,75 @@ class ClassicSession:
         colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * local
 
     def _find(self, track: Track, frame: Frame, taken: np.ndarray) -> np.ndarray | None:
-        """Search a lost object in the whole frame with its keyframe colours; a soft mask or None."""
+        """Search a lost object in the whole frame with its keyframe colours.
+
+        ``frame`` is the whole frame prepared for :attr:`search_view`, ``taken`` (h, w) bool
+        there; returns an (H, W) float32 mask or None.
+        """
         cfg = self.config
         if not track.model.ready or track.area <= 0:
             return None
+        area = track.area * self.search_view.scale**2
         post = self._filter(frame)(track.model.posterior(frame.index, key_only=True))
         region = ((post > 0.6) & ~taken).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
         best, best_area = None, 0
         for k in range(1, count):
-            area = stats[k, cv2.CC_STAT_AREA]
-            if area < cfg.found_fraction * track.area or area > 3.0 * track.area or area <= best_area:
+            size = stats[k, cv2.CC_STAT_AREA]
+            if size < cfg.found_fraction * area or size > 3.0 * area or size <= best_area:
                 continue
             candidate = labels == k
             if track.model.similarity(frame.index, candidate) >= cfg.found_similarity:
-                best, best_area = candidate, area
-        return None if best is None else best.astype(np.float32)
+                best, best_area = candidate, size
+        return None if best is None else self.search_view.paste(best.astype(np.float32), self.full_size)
+
+    def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray) -> tuple[np.ndarray, Frame, View]:
+        """Predict a visible object on ``image`` from ``prev_image`` (both (H, W, 3) uint8) in its view.
+
+        Returns the (H, W) float32 prediction, the current frame prepared for the view, and the view.
+        """
+        view = self._view(track.soft)
+        frame, prev = self._prepare(image, view), self._prepare(prev_image, view)
+        coords, trust = self.flow.between(prev.gray, frame.gray)
+        return view.paste(self._predict(track, frame, prev, view, coords, trust), self.full_size), frame, view
 
     # -- propagation ------------------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
         step = -1 if reverse else 1
         stop = -1 if reverse else len(self.video)
         tracks: dict[int, Track] = {}
-        prev: Frame | None = None
+        prev_image: np.ndarray | None = None
+        prev_hist: np.ndarray | None = None
         for t in range(start_frame, stop, step):
-            frame = self._prepare(self.video[t])
+            image = self.video[t]
+            search = self._prepare(image, self.search_view)  # whole frame: cuts, colour models, search
+            hist = colour_histogram(self.search_view.crop(image))
             cond = self._conditioning.get(t, {})
-            cut = prev is not None and cv2.compareHist(prev.hist, frame.hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
+            cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
             soft: dict[int, np.ndarray] = {}
+            views: dict[int, tuple[Frame, View]] = {}
             visible = [o for o, tr in tracks.items() if tr.soft is not None and o not in cond]
             if cut:
                 for o in visible:
                     tracks[o].soft = None
-            elif prev is not None and visible:
-                coords, trust = self.flow.between(prev.gray, frame.gray)
+            elif prev_image is not None:
                 for o in visible:
-                    soft[o] = self._predict(tracks[o], frame, prev, coords, trust)
+                    soft[o], *views[o] = self._step(tracks[o], image, prev_image)
             # Objects known here: prompts, and (at the start) what an earlier run left.
             known = dict(self._tracked.get(t, {})) if t == start_frame else {}
             for o, rle in known.items():
                 if o not in cond:
                     tracks.setdefault(o, self._new_track(o, t))
                     m = decode(rle)
-                    soft[o] = self._to_work(m) if m.any() else None
                     if m.any():
-                        self._set(tracks[o], soft[o], frame, keyframe=True)
+                        soft[o] = m.astype(np.float32)
+                        self._set_in_view(tracks[o], soft[o], image, keyframe=True)
                     else:
                         tracks[o].area = max(tracks[o].area, 1.0)
-                        soft.pop(o)
             for o, m in cond.items():
                 tracks.setdefault(o, self._new_track(o, t))
-                soft[o] = self._to_work(m)
-                self._set(tracks[o], soft[o], frame, keyframe=True)
+                soft[o] = m.astype(np.float32)
+                self._set_in_view(tracks[o], soft[o], image, keyframe=True)
             # Competition between tracked objects: each pixel to the most probable one.
             free = [o for o in soft if o not in cond]
             if len(free) > 1:
@@ -307,11 +342,11 @@ class ClassicSession:
                 best = stack.argmax(0)
                 for k, o in enumerate(free):
                     soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
-            taken_work = np.zeros(self.work_size, bool)
+            taken_full = np.zeros(self.full_size, bool)
             for o in cond:
-                taken_work |= soft[o] > 0.5
+                taken_full |= cond[o]
             for o in free:
-                s = np.where(taken_work, 0.0, soft[o]).astype(np.float32)
+                s = np.where(taken_full, 0.0, soft[o]).astype(np.float32)
                 tr = tracks[o]
                 area = float((s > 0.5).sum())
                 if area < max(4.0, self.config.lost_fraction * tr.area):
@@ -319,20 +354,22 @@ class ClassicSession:
                     tr.soft = None  # lost: empty until found again
                 else:
                     soft[o] = s
-                    self._set(tr, s, frame)
+                    frame, view = views.get(o, (search, self.search_view))
+                    self._set(tr, s, frame.index, view)
             # Search for lost objects (not on the first frame of a pass, nothing moved yet).
-            if prev is not None:
-                taken = np.logical_or.reduce([s > 0.5 for s in soft.values()]) if soft else np.zeros(self.work_size, bool)
-                for o, tr in tracks.items():
-                    if tr.soft is None and o not in soft:
-                        found = self._find(tr, frame, taken)
-                        if found is not None:
-                            soft[o] = found
-                            self._set(tr, found, frame)
-                            taken |= found > 0.5
+            lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft]
+            if prev_image is not None and lost:
+                taken = np.zeros(self.search_view.size, bool)
+                for s in soft.values():
+                    taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
+                for o in lost:
+                    found = self._find(tracks[o], search, taken)
+                    if found is not None:
+                        soft[o] = found
+                        self._set_in_view(tracks[o], found, image)
+                        taken |= self.search_view.crop(found, cv2.INTER_AREA) > 0.5
             masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
             if cond:
-                taken_full = np.logical_or.reduce(list(cond.values()))
                 masks = {o: m & ~taken_full for o, m in masks.items()}
                 masks.update(cond)
             for o, tr in tracks.items():
@@ -340,4 +377,4 @@ class ClassicSession:
                     masks[o] = np.zeros(self.full_size, bool)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
-            prev = frame
+            prev_image, prev_hist = image, hist
