@@ -1,7 +1,8 @@
 """The built-in CPU engine, no weights: GrabCut for prompts (:mod:`.interactive`); propagation
-(:mod:`.tracker`) fuses a DIS optical-flow motion prior (:mod:`.flow`), an online per-object
-colour model (:mod:`.appearance`), local colour models along the contour (:mod:`.local`) and
-a guided filter for edges (:mod:`.refine`)."""
+(:mod:`.tracker`) works on each object in its own view, a crop at a resolution fitted to the
+object's size (:mod:`.view`), and fuses there a DIS optical-flow motion prior (:mod:`.flow`),
+an online per-object colour model (:mod:`.appearance`), local colour models along the contour
+(:mod:`.local`) and a guided filter for edges (:mod:`.refine`)."""
 
 from __future__ import annotations
 

@@ -307,8 +307,8 @@ class ClassicSession:
         prev_hist: np.ndarray | None = None
         for t in range(start_frame, stop, step):
             image = self.video[t]
-            search = self._prepare(image, self.search_view)  # whole frame: cuts, colour models, search
             hist = colour_histogram(self.search_view.crop(image))
+            search: Frame | None = None  # the whole frame, prepared only when needed
             cond = self._conditioning.get(t, {})
             cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
             soft: dict[int, np.ndarray] = {}
@@ -354,11 +354,15 @@ class ClassicSession:
                     tr.soft = None  # lost: empty until found again
                 else:
                     soft[o] = s
-                    frame, view = views.get(o, (search, self.search_view))
+                    if o not in views:  # known at the start of the pass, not predicted
+                        search = search or self._prepare(image, self.search_view)
+                        views[o] = (search, self.search_view)
+                    frame, view = views[o]
                     self._set(tr, s, frame.index, view)
             # Search for lost objects (not on the first frame of a pass, nothing moved yet).
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft]
             if prev_image is not None and lost:
+                search = search or self._prepare(image, self.search_view)
                 taken = np.zeros(self.search_view.size, bool)
                 for s in soft.values():
                     taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
