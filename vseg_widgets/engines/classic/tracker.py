@@ -50,6 +50,7 @@ class TrackerConfig:
     view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
+    flow_finest_scale: int = 0  # backward flow computed down to the view's own resolution
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
@@ -103,7 +104,7 @@ class ClassicSession:
         h, w = video.height, video.width
         self.full_size = (h, w)
         self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
-        self.flow = FlowField(config.flow_preset, config.check_preset)
+        self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
 
