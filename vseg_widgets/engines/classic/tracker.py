@@ -50,7 +50,7 @@ class TrackerConfig:
     view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
-    flow_finest_scale: int = 0  # backward flow computed down to the view's own resolution
+    flow_finest_scale: int = 0  # both flows computed down to the view's own resolution
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
