@@ -442,3 +442,15 @@ def test_timeline_shows_j_with_ground_truth_else_consistency(player, small_video
     j = player.timeline["lanes"][0]["scores"]
     expected = [round(vw.metrics.jaccard(seg.masks.get(f, 1), gt.get(f, 1)), 3) for f in range(len(gt))]
     assert j == expected and j != consistency
+
+
+def test_shot_cuts_on_the_timeline():
+    video, _ = vw.datasets.synthetic(num_frames=40, scene_cut=22)
+    player = Player(vw.Segmenter(video))
+    player.show_shots(vw.shots.detect(video))
+    assert player.cuts == [22]
+    player.show_shots([0, 30, 3])
+    assert player.cuts == [3, 30]
+    with pytest.raises(Exception, match="cut frames \\[40\\] do not exist"):
+        player.show_shots([40])
+    assert player.cuts == [3, 30]  # a refused change leaves the cuts as they were

@@ -125,6 +125,7 @@ class Player(anywidget.AnyWidget):
     timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [...]}
     cache_mb = t.Int(256).tag(sync=True)  # the browser's budget for decoded frames
     prefetch = t.Int(24).tag(sync=True)  # frames requested ahead while playing
+    cuts = t.List(t.Int()).tag(sync=True)  # shot boundaries drawn on the timeline (see show_shots)
 
     def __init__(self, seg, jpeg_quality: int = 85, max_width: int | None = 1280, **kwargs):
         video = seg.video
@@ -159,7 +160,24 @@ class Player(anywidget.AnyWidget):
         seg.observe(self._on_event)
         self.on_msg(self._on_msg)
 
+    def show_shots(self, shots) -> None:
+        """Draw shot boundaries on the timeline.
+
+        Args:
+            shots: the DataFrame of :func:`vseg_widgets.shots.detect` (its ``start_frame``
+                column), or the first frames of the new shots as ints.
+        """
+        starts = shots["start_frame"] if hasattr(shots, "columns") else shots
+        self.cuts = sorted({int(f) for f in starts} - {0})
+
     # -- validation of trait changes ------------------------------------------------------
+    @t.validate("cuts")
+    def _valid_cuts(self, proposal):
+        bad = [f for f in proposal["value"] if not 0 <= f < self.num_frames]
+        if bad:
+            raise t.TraitError(f"cut frames {bad} do not exist: this video has frames 0..{self.num_frames - 1}.")
+        return proposal["value"]
+
     @t.validate("frame")
     def _valid_frame(self, proposal):
         frame = proposal["value"]

@@ -314,6 +314,7 @@ export class PlayerView {
       this.drawTimeline(true);
     });
     this.on("change:timeline", () => this.drawTimeline(true));
+    this.on("change:cuts", () => this.drawTimeline(true));
     for (const name of ["overlay", "opacity", "direction", "follow"]) {
       this.on(`change:${name}`, () => {
         this.renderSettings();
@@ -624,7 +625,8 @@ export class PlayerView {
       bctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       const hidden = new Set((this.model.get("objects") as ObjectInfo[]).filter((o) => !o.visible).map((o) => o.id));
       const colors = this.colorMap();
-      const rects = layoutTimeline(data, this.model.get("prompts"), (o) => colors.get(o) ?? "#888", hidden, cssW, this.n);
+      const cuts: number[] = this.model.get("cuts") ?? [];
+      const rects = layoutTimeline(data, this.model.get("prompts"), (o) => colors.get(o) ?? "#888", hidden, cssW, this.n, cuts);
       for (const r of rects) {
         bctx.globalAlpha = r.alpha;
         bctx.fillStyle = r.color;

@@ -19,7 +19,7 @@ export interface PromptMark {
   obj_id: number;
 }
 
-export type RectKind = "lane" | "present" | "score" | "drop" | "prompt";
+export type RectKind = "lane" | "present" | "score" | "drop" | "prompt" | "cut";
 
 export interface TimelineRect {
   kind: RectKind;
@@ -75,7 +75,8 @@ export function isPresent(ranges: [number, number][], f: number): boolean {
   return false;
 }
 
-/** The rectangles of the strip, back to front. The playhead is drawn separately. */
+/** The rectangles of the strip, back to front. The playhead is drawn separately.
+ *  `cuts` are shot boundaries (first frames of new shots): a line across every lane. */
 export function layoutTimeline(
   data: TimelineData,
   prompts: PromptMark[],
@@ -83,6 +84,7 @@ export function layoutTimeline(
   hidden: Set<number>,
   width: number,
   n: number,
+  cuts: number[] = [],
 ): TimelineRect[] {
   const rects: TimelineRect[] = [];
   const col = width / Math.max(n, 1);
@@ -110,5 +112,9 @@ export function layoutTimeline(
       rects.push({ kind: "prompt", x: p.frame * col + col / 2 - w / 2, y, w, h: LANE_HEIGHT, color, alpha: dim });
     }
   });
+  const h = timelineHeight(data.lanes.length);
+  for (const f of cuts) {
+    if (f > 0 && f < n) rects.push({ kind: "cut", x: f * col - 1, y: 0, w: 2, h, color: "#7f7f7f", alpha: 1 });
+  }
   return rects;
 }

@@ -89,6 +89,14 @@ describe("layoutTimeline", () => {
     const lane0 = dimmed.find((r) => r.kind === "present")!;
     expect(lane0.alpha).toBeLessThan(of("present", 0)[0].alpha);
   });
+
+  it("draws each shot cut as a line across every lane, ignoring frame 0 and frames past the end", () => {
+    const cut = layoutTimeline(data, prompts, color, new Set(), 400, 4, [0, 2, 9]).filter((r) => r.kind === "cut");
+    expect(cut).toHaveLength(1);
+    expect(cut[0].x + cut[0].w / 2).toBe(200); // the left edge of frame 2's column
+    expect([cut[0].y, cut[0].h]).toEqual([0, timelineHeight(2)]);
+    expect(of("cut")).toHaveLength(0); // no cuts given, none drawn
+  });
 });
 
 describe("frame cache", () => {
