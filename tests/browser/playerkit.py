@@ -13,6 +13,7 @@ import numpy as np
 import vseg_widgets as vw
 
 T, H, W = 24, 240, 320
+CUT = 12  # a shot boundary drawn on the timeline from Python (the video has none; any frame will do)
 PLAYER = "[data-testid=vseg-player]"
 TAB10_BLUE = (0x1F, 0x77, 0xB4)  # object 1 in vseg_widgets.palette
 
@@ -74,7 +75,8 @@ print("PROBE " + json.dumps({{
 }}))""",
     # 2: changes made from Python must show in the player
     f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
-seg.frame = 10""",
+seg.frame = 10
+seg.player.show_shots([{CUT}])""",
     # 3: a reset from Python empties the player
     "seg.reset()",
 ]
@@ -89,6 +91,16 @@ def wait_for(page, expr: str, timeout: float = 60_000) -> None:
     page.wait_for_function(
         f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el && el.vsegDebug; return !!d && ({expr}); }}",
         timeout=timeout,
+    )
+
+
+def timeline_pixel_at_frame(page, frame: int, y: int = 1) -> list[int]:
+    """RGBA of the timeline canvas at the left edge of ``frame``'s column, ``y`` device px down
+    (y = 1 lies in the gap above the first lane, where only cuts and the playhead draw)."""
+    return page.evaluate(
+        "([f, y, n]) => { const c = document.querySelector('[data-testid=vseg-timeline]');"
+        " return Array.from(c.getContext('2d').getImageData(Math.round(f / n * c.width), y, 1, 1).data); }",
+        [frame, y, T],
     )
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from labkit import ARTIFACTS, Notebook, write_notebook
 from playerkit import (
-    CELLS, CLICK, H, INSIDE, OBJ2_BOX_0, OUTSIDE, PLAYER, T, TAB10_BLUE, W,
-    canvas_pixel, dbg, player_colors, shown_frame, to_client, wait_for,
+    CELLS, CLICK, CUT, H, INSIDE, OBJ2_BOX_0, OUTSIDE, PLAYER, T, TAB10_BLUE, W,
+    canvas_pixel, dbg, player_colors, shown_frame, timeline_pixel_at_frame, to_client, wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -138,6 +138,14 @@ def test_player_end_to_end(lab, lab_root, page):
     expect(page.locator("[data-testid=vseg-frame]")).to_have_attribute("data-frame", "10", timeout=60_000)
     expect(page.locator("[data-testid=vseg-object-3]")).to_be_visible()
     wait_for(page, "d.overlayPixels > 100")
+    expect(page.locator("[data-testid=vseg-timeline]")).to_be_visible()
+    page.wait_for_function(
+        "([f, n]) => { const c = document.querySelector('[data-testid=vseg-timeline]');"
+        " const p = c.getContext('2d').getImageData(Math.round(f / n * c.width), 1, 1, 1).data;"
+        " return p[0] === 127 && p[1] === 127 && p[2] === 127 && p[3] === 255; }",
+        arg=[CUT, T], timeout=30_000,
+    )  # the shot cut shown from Python: a grey line across the lanes at its frame
+    assert timeline_pixel_at_frame(page, CUT - 3)[3] == 0  # nothing drawn in the gap elsewhere
 
     # -- seg.reset() from Python: the player starts afresh where it is
     nb.run(3)
