@@ -135,3 +135,25 @@ def player_colors(page) -> tuple[float, float, float]:
                      return [s.backgroundColor, s.color, st.color]; }}"""
     )
     return tuple(luminance(c) for c in colors)
+
+
+def click_object_1(page, nb, box: dict) -> dict:
+    """Click object 1 on frame 0 and check the result everywhere it shows: the prompt and
+    the mask in the kernel, and the overlay blended into the canvas inside the object and
+    nothing drawn outside it. Returns the kernel's probe."""
+    before_in = canvas_pixel(page, *INSIDE)
+    before_out = canvas_pixel(page, *OUTSIDE)
+    page.mouse.click(*to_client(box, *CLICK))
+    wait_for(page, "d.clickLatencies.length >= 1")
+    state = nb.probe(1)
+    assert len(state["prompts"]) == 1
+    frame, obj, kind, points, labels = state["prompts"][0]
+    assert (frame, obj, kind, labels) == (0, 1, "points", [1])
+    assert abs(points[0][0] - CLICK[0]) < 0.6 and abs(points[0][1] - CLICK[1]) < 0.6  # coordinate mapping
+    assert state["iou0"] > 0.8, state
+    assert state["inside"] is True and state["outside"] is False
+    after_in = canvas_pixel(page, *INSIDE)
+    expected = [0.5 * b + 0.5 * c for b, c in zip(before_in[:3], TAB10_BLUE)]  # filled overlay, opacity 0.5
+    assert all(abs(a - e) <= 3 for a, e in zip(after_in[:3], expected)), (before_in, after_in, expected)
+    assert canvas_pixel(page, *OUTSIDE) == before_out  # no mask there: untouched
+    return state

@@ -13,8 +13,8 @@ import pytest
 
 from labkit import ARTIFACTS, Notebook, write_notebook
 from playerkit import (
-    CELLS, CLICK, H, INSIDE, OUTSIDE, PLAYER, TAB10_BLUE, W,
-    canvas_pixel, dbg, player_colors, shown_frame, to_client, wait_for,
+    CELLS, H, PLAYER, W,
+    click_object_1, dbg, player_colors, shown_frame, wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -54,21 +54,7 @@ def test_player_in_notebook7(notebook7, nb_root, page):
     expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Click")
 
     # -- click on object 1: the mask appears in Python and on the canvas
-    before_in = canvas_pixel(page, *INSIDE)
-    before_out = canvas_pixel(page, *OUTSIDE)
-    page.mouse.click(*to_client(box, *CLICK))
-    wait_for(page, "d.clickLatencies.length >= 1")
-    state = nb.probe(1)
-    assert len(state["prompts"]) == 1
-    frame, obj, kind, points, labels = state["prompts"][0]
-    assert (frame, obj, kind, labels) == (0, 1, "points", [1])
-    assert abs(points[0][0] - CLICK[0]) < 0.6 and abs(points[0][1] - CLICK[1]) < 0.6  # coordinate mapping
-    assert state["iou0"] > 0.8, state
-    assert state["inside"] is True and state["outside"] is False
-    after_in = canvas_pixel(page, *INSIDE)
-    expected = [0.5 * b + 0.5 * c for b, c in zip(before_in[:3], TAB10_BLUE)]  # filled overlay, opacity 0.5
-    assert all(abs(a - e) <= 3 for a, e in zip(after_in[:3], expected)), (before_in, after_in, expected)
-    assert canvas_pixel(page, *OUTSIDE) == before_out
+    state = click_object_1(page, nb, box)
     assert dbg(page, "d.overlayPixels") == state["areas0"]["1"]  # every mask pixel, nothing else
     ARTIFACTS.mkdir(exist_ok=True)
     player.evaluate("el => el.scrollIntoView({block: 'center'})")
