@@ -157,3 +157,17 @@ def click_object_1(page, nb, box: dict) -> dict:
     assert all(abs(a - e) <= 3 for a, e in zip(after_in[:3], expected)), (before_in, after_in, expected)
     assert canvas_pixel(page, *OUTSIDE) == before_out  # no mask there: untouched
     return state
+
+
+def shown_player(page):
+    """Wait for the player; check it draws frame 0 at the video's aspect ratio, stretched
+    to the cell width. Returns (the player's locator, the canvas's bounding box)."""
+    from playwright.sync_api import expect
+
+    player = page.locator(PLAYER)
+    expect(player).to_be_visible(timeout=120_000)
+    wait_for(page, "d.draws > 0")
+    box = page.locator("[data-testid=vseg-canvas]").bounding_box()
+    assert abs(box["width"] / box["height"] - W / H) < 0.02
+    assert box["width"] > 1.5 * W  # stretched to the cell width, not left at 320 px
+    return player, box

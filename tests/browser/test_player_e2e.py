@@ -13,8 +13,8 @@ import pytest
 
 from labkit import ARTIFACTS, Notebook, write_notebook
 from playerkit import (
-    CELLS, CLICK, CUT, H, OBJ2_BOX_0, PLAYER, T, W,
-    click_object_1, dbg, player_colors, shown_frame, timeline_pixel_at_frame, to_client, wait_for,
+    CELLS, CLICK, CUT, OBJ2_BOX_0, PLAYER, T,
+    click_object_1, dbg, shown_player, player_colors, shown_frame, timeline_pixel_at_frame, to_client, wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -31,13 +31,7 @@ def test_player_end_to_end(lab, lab_root, page):
     nb.run(0)
 
     # -- the player appears and draws frame 0 at the video's aspect ratio, fitted to the cell
-    player = page.locator(PLAYER)
-    expect(player).to_be_visible(timeout=120_000)
-    wait_for(page, "d.draws > 0")
-    canvas = page.locator("[data-testid=vseg-canvas]")
-    box = canvas.bounding_box()
-    assert abs(box["width"] / box["height"] - W / H) < 0.02
-    assert box["width"] > 1.5 * W  # stretched to the cell width, not left at 320 px
+    player, box = shown_player(page)
     expect(page.locator("[data-testid=vseg-frame]")).to_contain_text("frame 0 / 23")
     expect(page.locator("[data-testid=vseg-status]")).to_contain_text("Click")
 

@@ -13,8 +13,8 @@ import pytest
 
 from labkit import ARTIFACTS, Notebook, write_notebook
 from playerkit import (
-    CELLS, H, PLAYER, W,
-    click_object_1, dbg, player_colors, shown_frame, wait_for,
+    CELLS, PLAYER,
+    click_object_1, dbg, shown_player, player_colors, shown_frame, wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -36,13 +36,7 @@ def test_player_in_notebook7(notebook7, nb_root, page):
     nb.run(0)
 
     # -- the player draws frame 0 at the video's aspect ratio, fitted to the cell, themed
-    player = page.locator(PLAYER)
-    expect(player).to_be_visible(timeout=120_000)
-    wait_for(page, "d.draws > 0")
-    canvas = page.locator("[data-testid=vseg-canvas]")
-    box = canvas.bounding_box()
-    assert abs(box["width"] / box["height"] - W / H) < 0.02
-    assert box["width"] > 1.5 * W  # stretched to the cell width
+    player, box = shown_player(page)
     cell_box = page.locator(f"{CELL} .jp-OutputArea").first.bounding_box()
     assert box["x"] >= cell_box["x"] and box["x"] + box["width"] <= cell_box["x"] + cell_box["width"] + 1  # inside its cell
     corners = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in ((0.02, 0.02), (0.5, 0.5), (0.98, 0.98))]
