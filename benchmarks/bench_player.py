@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 import vseg_widgets as vw  # noqa: E402
 from labkit import Notebook, chromium, jupyterlab, missing_requirements, write_notebook  # noqa: E402
+from playerkit import dbg, wait_for  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-PLAYER = "[data-testid=vseg-player]"
 PLAY_FPS = 60  # playback target for the capacity measurement (the requirement is >= 30)
 CLICKS = 20
 
@@ -65,17 +65,6 @@ def stats(values) -> dict:
         "min": round(float(v.min()), 2),
         "max": round(float(v.max()), 2),
     }
-
-
-def dbg(page, expr: str):
-    return page.evaluate(f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el.vsegDebug; return {expr}; }}")
-
-
-def wait_for(page, expr: str, timeout: float = 120_000) -> None:
-    page.wait_for_function(
-        f"() => {{ const el = document.querySelector('{PLAYER}'); const d = el && el.vsegDebug; return !!d && ({expr}); }}",
-        timeout=timeout,
-    )
 
 
 def play_through(page, n: int) -> dict:
