@@ -3,21 +3,27 @@
 GrabCut fits a foreground and a background colour model (GMMs) and cuts the image with a
 graph cut; the prompts seed it. What makes clicks converge is how the seeds are laid:
 
-- **Each refinement starts from the previous mask** of this (frame, object): a new click
-  corrects it locally instead of re-cutting the whole image from scratch, so masks do not
-  jump around between clicks.
-- **A click says more than one pixel.** People (and the standard clicker) click near the
-  middle of the largest wrong region. A positive click outside the current mask, at
-  distance ``d`` from it, so marks the disk of radius ``d`` as probably-object and a
-  fraction of it as certainly-object; a negative click inside the mask likewise, with its
-  distance to the mask's edge. The first click has no mask to measure against; it gets a
-  disk proportional to the image size as probably-object.
-- **Every click stays a hard seed**, so later cuts cannot undo earlier clicks.
+- **The first click** (no mask yet) gets a disk as probably-object and GrabCut cuts a
+  window around it. How big the disk should be depends on the object, so a few sizes
+  (FIRST_REACHES) are cut and the cut kept is the one whose click sits most in its middle:
+  people, and the standard clicker, click the middle of an object.
+- **A later click corrects the previous mask locally.** A click that the mask gets wrong
+  (positive outside it, negative inside) sits in an error region about as wide as its
+  distance ``d`` to the mask's edge. Only a window of WINDOW x ``d`` around it is cut
+  again, from the previous mask; the rest of the mask is kept, and the window's edge is
+  fixed to it, so a click fixes what it points at without undoing the rest.
+- **A click says more than one pixel**, but only up to the image's edges: the pixels within
+  geodesic distance ``d`` of the click (a step costs more across a colour edge, see
+  :mod:`.click_geodesic`) are marked probably on its side, a fraction of them certainly,
+  so a click on a thin or small part does not claim the background around it.
+- **Every click stays a hard seed**, painted into the final full-resolution mask too, so
+  later cuts, resizing and upsampling cannot undo earlier clicks.
+- Clicks given all at once with no previous mask (an undo re-sends the remaining ones) are
+  replayed one at a time, so the mask is the one the person saw.
 
-GrabCut runs on a crop around the object (the rest is background), at full resolution for
-a small object and reduced to a fixed pixel budget for a large one, so the latency is
-bounded; a reduced result is upsampled with a gray-guided filter so its edges follow the
-full image.
+GrabCut runs at full resolution for a small window and reduced to a fixed pixel budget for
+a large one, so the latency is bounded; a reduced result is upsampled with a gray-guided
+filter so its edges follow the full image. Boxes are cut over a window around the box.
 """
 
 from __future__ import annotations
@@ -25,15 +31,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .click_geodesic import geodesic_distance, step_costs
 from .refine import gray_guided
 
 CROP_PIXELS = 60_000  # GrabCut sees the crop around the object at most this big: ~60 ms a click
 ITERATIONS = 2
+FIRST_REACHES = (0.1, 0.15, 0.22)  # first click: reaches tried, x the image's short side
 FIRST_REACH = 0.15  # first click: radius of the probably-object disk, x the image's short side
 HARD_FRACTION = 0.35  # part of a click's disk that is certainly on its side
 DISK_CAP = 1.0  # a later click's probable disk: at most this x the first click's (a far click
 # on a thin part would otherwise mark a wide stretch of background as probably-object)
 DOT = 0.008  # smallest seed disk, x the image's long side
+EDGE_COST = 0.1  # geodesic distance: image pixels per unit of Lab colour change (0..255 scale)
+WINDOW = 3.0  # a correcting click re-cuts this x its distance to the mask's edge around it
 
 
 def segment_prompt(
@@ -60,8 +70,30 @@ def segment_prompt(
     h, w = image.shape[:2]
     pts = np.zeros((0, 2)) if points is None else np.asarray(points, float).reshape(-1, 2)
     lbl = np.zeros(0, int) if labels is None else np.asarray(labels, int).reshape(-1)
-    positive = pts[lbl == 1]
     prev = None if previous is None or not np.any(previous) else np.asarray(previous, bool)
+    if box is not None:
+        return _global_cut(image, pts, lbl, box, prev)
+    if prev is not None:
+        return _local_cut(image, pts, lbl, prev)
+    # No mask yet: replay the clicks one by one, so that the mask is the same as when they
+    # were given one at a time (an undo re-sends all the remaining clicks at once).
+    mask = None
+    for k in range(1, len(pts) + 1):
+        if mask is None or not mask.any():
+            mask = _first_cut(image, pts[:k], lbl[:k])
+        else:
+            mask = _local_cut(image, pts[:k], lbl[:k], mask)
+    return np.zeros((h, w), bool) if mask is None else mask
+
+
+def _global_cut(image, pts, lbl, box, prev, reach: float = FIRST_REACH, budget: int = CROP_PIXELS) -> np.ndarray:
+    """GrabCut over a window around everything prompted: boxes, and the first click(s).
+
+    ``pts`` (N, 2) float and ``lbl`` (N,) int are the clicks, ``box`` (4,) or None,
+    ``prev`` (H, W) bool or None; returns the (H, W) bool mask.
+    """
+    h, w = image.shape[:2]
+    positive = pts[lbl == 1]
     if prev is None and box is None and len(positive) == 0:
         return np.zeros((h, w), bool)
 
@@ -69,7 +101,7 @@ def segment_prompt(
     # cannot join; outside it everything is background. Its resolution is chosen so that it
     # holds at most CROP_PIXELS: a small object is cut at full resolution (its details
     # survive), a large one at a reduced one (the latency stays bounded).
-    reach_first = FIRST_REACH * min(h, w)
+    reach_first = reach * min(h, w)
     boxes = [(x - reach_first, y - reach_first, x + reach_first, y + reach_first) for x, y in positive]
     if prev is not None:
         ys, xs = np.nonzero(prev)
@@ -81,7 +113,7 @@ def segment_prompt(
     margin = max(0.03 * max(h, w), 0.5 * max(x1 - x0, y1 - y0))
     c0, r0 = int(max(0, x0 - margin)), int(max(0, y0 - margin))
     c1, r1 = int(min(w, x1 + margin + 1)), int(min(h, y1 + margin + 1))
-    scale = min(1.0, np.sqrt(CROP_PIXELS / ((c1 - c0) * (r1 - r0))))
+    scale = min(1.0, np.sqrt(budget / ((c1 - c0) * (r1 - r0))))
     sw, sh = max(1, round((c1 - c0) * scale)), max(1, round((r1 - r0) * scale))
     crop = np.ascontiguousarray(image[r0:r1, c0:c1])
     small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else crop
@@ -99,34 +131,158 @@ def segment_prompt(
         seed[prev_small] = cv2.GC_PR_FGD
         if box is None:
             seed[~prev_small] = cv2.GC_PR_BGD
-    _seed_clicks(seed, to_small(pts), lbl, prev_small, reach_first * scale, max(2, round(DOT * max(h, w) * scale)))
+    _seed_clicks(seed, small, to_small(pts), lbl, prev_small, reach_first * scale, max(2, round(DOT * max(h, w) * scale)), scale)
 
     out = np.zeros((h, w), bool)
     if not np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
         return out
-    if np.isin(seed, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
-        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        # GrabCut seeds its colour GMMs with k-means from OpenCV's global RNG: fix it, so the
-        # same clicks give the same mask.
-        cv2.setRNGSeed(0)
-        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    _grabcut(small, seed)
     result = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     if box is None or len(positive):
         result = keep_components(result, to_small(positive))
-    if scale < 1:
-        # Back to full resolution, edges following the full-resolution image.
-        soft = cv2.resize(result.astype(np.float32), (c1 - c0, r1 - r0), interpolation=cv2.INTER_LINEAR)
-        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        result = gray_guided(gray, soft, radius=max(2, round(1 / scale)), eps=1e-3) > 0.5
-    out[r0:r1, c0:c1] = result > 0
+    out[r0:r1, c0:c1] = _upsample(result, crop, scale)
     return out
 
 
-def _seed_clicks(seed: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray | None, reach_first: float, dot: int) -> None:
+def _first_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray) -> np.ndarray:
+    """The mask from clicks with no mask before them: (N, 2) float ``pts``, (N,) int ``lbl``.
+
+    How far the first click reaches decides what GrabCut takes: too little and it finds
+    nothing, too much and it takes the background around a small object. Several reaches
+    (FIRST_REACHES) are tried, each at a reduced pixel budget, and the cut kept is the one
+    whose positive clicks sit most in its middle (their distance to its edge over its
+    largest such distance): people, and the standard clicker, click the middle of an
+    object. Returns the (H, W) bool mask.
+    """
+    h, w = image.shape[:2]
+    positive = np.clip(np.round(pts[lbl == 1]).astype(int), 0, [w - 1, h - 1])
+    best, best_score = np.zeros((h, w), bool), -1.0
+    for reach in FIRST_REACHES:
+        budget = CROP_PIXELS if len(FIRST_REACHES) == 1 else CROP_PIXELS * 2 // len(FIRST_REACHES)
+        mask = _global_cut(image, pts, lbl, None, None, reach, budget)
+        if not mask[positive[:, 1], positive[:, 0]].all():
+            continue
+        inside = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        depth = inside[positive[:, 1], positive[:, 0]].min()
+        if depth <= 2 * _dot(h, w):
+            continue  # the cut barely reaches past the clicks' own seeds: it found nothing
+        score = depth / inside.max()
+        if score > best_score:
+            best, best_score = mask, score
+    if best_score < 0:
+        # No reach gave a cut through the clicks at the reduced budget: the usual reach at
+        # the full one.
+        best = _global_cut(image, pts, lbl, None, None)
+    return best
+
+
+def _local_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """Correct ``prev`` (H, W) bool around the clicks that it gets wrong; returns (H, W) bool.
+
+    ``pts`` (N, 2) float and ``lbl`` (N,) int are all the clicks. A click that ``prev``
+    gets wrong (a positive one outside it, a negative one inside) sits in an error region
+    about as wide as its distance ``d`` to the mask's edge; only a window of WINDOW x ``d``
+    around it is cut again, the rest of ``prev`` is kept, so that a click fixes what it
+    points at without undoing the rest of the mask.
+    """
+    h, w = prev.shape
+    xy = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1]).reshape(-1, 2)
+    wrong = prev[xy[:, 1], xy[:, 0]] != (lbl == 1)
+    if not wrong.any():
+        return _enforce_clicks(prev.copy(), xy, lbl, _dot(h, w))
+    to_fg = cv2.distanceTransform((~prev).astype(np.uint8), cv2.DIST_L2, 3)
+    to_bg = cv2.distanceTransform(np.pad(prev.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    d = np.where(lbl == 1, to_fg[xy[:, 1], xy[:, 0]], to_bg[xy[:, 1], xy[:, 0]])[wrong]
+    reach = WINDOW * d + 0.03 * max(h, w)
+    c0, r0 = (np.maximum(0, xy[wrong] - reach[:, None]).min(0)).astype(int)
+    c1, r1 = (np.minimum([w, h], xy[wrong] + reach[:, None] + 1).max(0)).astype(int)
+
+    scale = min(1.0, np.sqrt(CROP_PIXELS / ((c1 - c0) * (r1 - r0))))
+    sw, sh = max(1, round((c1 - c0) * scale)), max(1, round((r1 - r0) * scale))
+    crop = np.ascontiguousarray(image[r0:r1, c0:c1])
+    small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else crop
+    prev_small = cv2.resize(prev[r0:r1, c0:c1].astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.5
+    seed = np.where(prev_small, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    # Where the window's edge is inside the image, it joins the kept part of ``prev``: fix
+    # it there, so that the cut continues the mask outside instead of ending in a step.
+    fixed = np.where(prev_small, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
+    if r0 > 0:
+        seed[0] = fixed[0]
+    if r1 < h:
+        seed[-1] = fixed[-1]
+    if c0 > 0:
+        seed[:, 0] = fixed[:, 0]
+    if c1 < w:
+        seed[:, -1] = fixed[:, -1]
+    reach_first = FIRST_REACH * min(h, w) * scale
+    _seed_clicks(seed, small, (pts - [c0, r0]) * scale, lbl, prev_small, reach_first, max(2, round(_dot(h, w) * scale)), scale)
+    _grabcut(small, seed)
+    out = prev.copy()
+    out[r0:r1, c0:c1] = _upsample(np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8), crop, scale)
+    out = _enforce_clicks(out, xy, lbl, _dot(h, w))
+    # New parts that hold no positive click and do not reach the kept mask are strays.
+    inner = np.zeros((h, w), bool)
+    inner[r0 + 1 : r1 - 1, c0 + 1 : c1 - 1] = True
+    _, parts = cv2.connectedComponents(out.astype(np.uint8), connectivity=8)
+    keep = np.union1d(parts[xy[lbl == 1, 1], xy[lbl == 1, 0]], parts[out & prev & ~inner])
+    return np.isin(parts, keep[keep > 0])
+
+
+def _dot(h: int, w: int) -> int:
+    """Radius of a click's certain seed in full-resolution pixels."""
+    return max(2, round(DOT * max(h, w)))
+
+
+def _enforce_clicks(mask: np.ndarray, xy: np.ndarray, lbl: np.ndarray, dot: int) -> np.ndarray:
+    """Paint each click's dot of radius ``dot`` into (H, W) bool ``mask`` on its side.
+
+    ``xy`` (N, 2) int full-resolution pixels. Resizing and the guided upsampling can shift
+    an edge by a pixel or two; a click must stay on its side whatever happens.
+    """
+    paint = mask.astype(np.uint8)
+    for (x, y), label in zip(xy, lbl):
+        cv2.circle(paint, (int(x), int(y)), dot, int(label == 1), -1)
+    return paint > 0
+
+
+def _grabcut(small: np.ndarray, seed: np.ndarray) -> None:
+    """Run GrabCut on (h, w, 3) uint8 RGB ``small`` from the (h, w) uint8 labels ``seed``,
+    in place; does nothing when every pixel is on one side already."""
+    has_fg = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
+    has_bg = np.isin(seed, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
+    if not (has_fg and has_bg):
+        return
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    # GrabCut seeds its colour GMMs with k-means from OpenCV's global RNG: fix it, so the
+    # same clicks give the same mask.
+    cv2.setRNGSeed(0)
+    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+
+
+def _upsample(result: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
+    """(h, w) uint8 cut at ``scale`` -> (H, W) bool at the resolution of (H, W, 3) ``crop``.
+
+    A reduced cut is upsampled with a gray-guided filter, so its edges follow the full image.
+    """
+    if scale >= 1:
+        return result > 0
+    soft = cv2.resize(result.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    return gray_guided(gray, soft, radius=max(2, round(1 / scale)), eps=1e-3) > 0.5
+
+
+def _seed_clicks(
+    seed: np.ndarray, small: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray | None, reach_first: float, dot: int, scale: float
+) -> None:
     """Lay the click seeds into ``seed`` (h, w) uint8 GrabCut labels, in place.
 
-    ``pts`` (N, 2) and ``prev`` (h, w) bool are in the seed's pixels; ``reach_first`` is the
-    first click's disk radius and ``dot`` the smallest seed radius, in the same pixels.
+    ``small`` (h, w, 3) uint8 RGB is the image that is cut, ``pts`` (N, 2) and ``prev``
+    (h, w) bool are in its pixels; ``reach_first`` is the first click's reach and ``dot`` the
+    smallest seed radius, in the same pixels; ``scale`` is these pixels per image pixel.
+
+    A click's probable and certain regions are geodesic balls around it (see
+    :mod:`.click_geodesic`): they stop at colour edges, so a click on a thin or small part
+    does not claim the background around it.
     """
     sh, sw = seed.shape
     if prev is not None:
@@ -134,26 +290,49 @@ def _seed_clicks(seed: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.nd
         to_fg = cv2.distanceTransform((~prev).astype(np.uint8), cv2.DIST_L2, 3)
         to_bg = cv2.distanceTransform(np.pad(prev.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     reach_first = max(dot, round(reach_first))
-    for (x, y), label in zip(pts, lbl):
-        xi, yi = min(max(round(x), 0), sw - 1), min(max(round(y), 0), sh - 1)
+    xy = np.clip(np.round(pts).astype(int), 0, [sw - 1, sh - 1]).reshape(-1, 2)
+    probable, hard = [], []  # (click index, radius)
+    for i, ((xi, yi), label) in enumerate(zip(xy, lbl)):
         if prev is None:
-            # No mask to measure against: a generous disk is probably the object (positive),
-            # a smaller one probably not (negative).
-            radius = reach_first if label == 1 else reach_first // 2
+            # No mask to measure against: a generous reach is probably the object
+            # (positive), a smaller one probably not (negative).
+            radius, core = (reach_first if label == 1 else reach_first // 2), dot
         else:
             radius = to_fg[yi, xi] if label == 1 else to_bg[yi, xi]
-            radius = int(min(radius, DISK_CAP * reach_first))
+            core = min(max(dot, HARD_FRACTION * radius), reach_first)
+            radius = min(radius, DISK_CAP * reach_first)
         if radius > dot:
-            cv2.circle(seed, (xi, yi), radius, cv2.GC_PR_FGD if label == 1 else cv2.GC_PR_BGD, -1)
-    # Hard seeds last, so that no probable disk overwrites a click.
-    for (x, y), label in zip(pts, lbl):
-        xi, yi = min(max(round(x), 0), sw - 1), min(max(round(y), 0), sh - 1)
-        if prev is None:
-            hard = dot
-        else:
-            hard = max(dot, round(HARD_FRACTION * (to_fg[yi, xi] if label == 1 else to_bg[yi, xi])))
-            hard = min(hard, reach_first)
-        cv2.circle(seed, (xi, yi), hard, cv2.GC_FGD if label == 1 else cv2.GC_BGD, -1)
+            probable.append((i, radius))
+        hard.append((i, core))
+    costs = None
+    balls = {}
+    for i, radius in probable:
+        side = cv2.GC_PR_FGD if lbl[i] == 1 else cv2.GC_PR_BGD
+        costs = costs or step_costs(small, (EDGE_COST if prev is not None else 0.0) * scale)
+        balls[i] = _geodesic_ball(costs, xy[i], dot, radius)
+        seed[balls[i][0]][balls[i][1] <= radius] = side
+    # Hard seeds last, so that no probable region overwrites a click.
+    for i, core in hard:
+        cv2.circle(seed, tuple(int(v) for v in xy[i]), dot, cv2.GC_FGD if lbl[i] == 1 else cv2.GC_BGD, -1)
+        if i in balls and core > dot:
+            seed[balls[i][0]][balls[i][1] <= core] = cv2.GC_FGD if lbl[i] == 1 else cv2.GC_BGD
+
+
+def _geodesic_ball(costs: tuple[np.ndarray, np.ndarray], xy: np.ndarray, dot: int, radius: float) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Geodesic distance from the dot of radius ``dot`` at ``xy`` within ``radius``.
+
+    Returns the window (a pair of slices) that holds every pixel within ``radius`` and the
+    (h, w) float32 geodesic distance over it; a step costs at least a pixel, so nothing
+    outside the window is nearer than ``radius``.
+    """
+    horizontal, vertical = costs
+    x, y = int(xy[0]), int(xy[1])
+    r = int(np.ceil(radius)) + dot
+    rows = slice(max(0, y - r), min(horizontal.shape[0], y + r + 1))
+    cols = slice(max(0, x - r), min(horizontal.shape[1], x + r + 1))
+    seeds = np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.uint8)
+    cv2.circle(seeds, (x - cols.start, y - rows.start), dot, 1, -1)
+    return (rows, cols), geodesic_distance(seeds > 0, horizontal[rows, cols], vertical[rows, cols])
 
 
 def keep_components(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
