@@ -269,3 +269,35 @@ def test_view_fits_the_pixel_budget_and_pastes_back():
     assert view.scale < 1.0 and h * w <= 427 * 240 * 1.01
     back = view.paste(view.crop(mask.astype(np.float32)), mask.shape) > 0.5
     assert iou(back, mask) > 0.98
+
+
+def _flow_scene(object_shift: tuple[float, float]):
+    """A 120x160 view: background translated by (3, 1) px, a 40x40 object by ``object_shift``."""
+    from vseg_widgets.engines.classic.flow import FlowField
+
+    grid = FlowField().grid(120, 160)
+    inside = np.zeros((120, 160), bool)
+    inside[40:80, 60:100] = True
+    coords = grid + np.array([3.0, 1.0], np.float32)
+    coords[inside] = grid[inside] + np.array(object_shift, np.float32)
+    ring = np.ones_like(inside)
+    ring[30:90, 50:110] = False
+    return coords, grid, np.ones((120, 160), np.float32), inside, ring
+
+
+def test_motion_cue_pushes_out_pixels_that_move_like_the_background():
+    from vseg_widgets.engines.classic.motion import motion_logit
+
+    coords, grid, trust, inside, ring = _flow_scene((-6.0, 4.0))
+    cue = motion_logit(coords, grid, trust, inside, ring)
+    assert cue is not None and cue.dtype == np.float32 and cue.shape == inside.shape
+    assert np.all(cue <= 0)
+    assert cue[ring].mean() < -2.0  # the background is pushed out ...
+    assert np.abs(cue[inside]).max() < 1e-3  # ... the object, moving otherwise, is left alone
+
+
+def test_motion_cue_is_silent_when_object_moves_with_the_background():
+    from vseg_widgets.engines.classic.motion import motion_logit
+
+    coords, grid, trust, inside, ring = _flow_scene((3.0, 1.0))
+    assert motion_logit(coords, grid, trust, inside, ring) is None

@@ -11,10 +11,13 @@ budget for large ones:
 2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour);
    near the contour, where it is unsure, local per-window models fitted on the previous
    frame (:mod:`.local`, Video SnapCut's idea) tell the object from its nearby background.
-3. **Fusion.** Both are added as log-odds; pixels far outside the warped mask are ruled out
-   (objects move continuously between frames), which keeps look-alike background away.
-4. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges.
-5. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
+3. **Moving like the background.** Where the object moves differently from its
+   surroundings, pixels whose flow follows the background's (affine) motion are pushed
+   out (:mod:`.motion`): this is what keeps look-alike background (same colours) away.
+4. **Fusion.** All are added as log-odds; pixels far outside the warped mask are ruled out
+   (objects move continuously between frames).
+5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges.
+6. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
 
 The soft (not re-binarised) result is the state carried to the next frame, so rounding
 errors do not accumulate into erosion. An object whose mask collapses is *lost*: it gets
@@ -36,6 +39,7 @@ from ...masks import decode, encode
 from .appearance import ColourModel, colour_index
 from .flow import FlowField
 from .local import LocalColour, lab_float
+from .motion import motion_logit
 from .refine import GuidedFilter
 from .view import View, around, whole
 
@@ -66,6 +70,7 @@ class TrackerConfig:
     local_radius: int = 16  # px (view resolution): window of the local colour models
     local_weight: float = 1.0  # weight of the local colour log-odds where a window has both sides
     local_clip: float = 6.0  # local log-odds are clipped to +-this
+    motion_cue_weight: float = 2.0  # weight of the moves-like-the-background log-odds (:mod:`.motion`)
 
 
 @dataclass
@@ -232,6 +237,12 @@ class ClassicSession:
         if cfg.local_weight > 0:
             self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
         logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
+        if cfg.motion_cue_weight > 0:
+            inside = warped > 0.5
+            near = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+            cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near)
+            if cue is not None:
+                logit += cfg.motion_cue_weight * cue
         # Objects move continuously: nothing far outside the warped mask can be the object.
         reach = cv2.dilate((warped > 0.25).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         logit[reach == 0] = -8.0
