@@ -301,3 +301,21 @@ def test_motion_cue_is_silent_when_object_moves_with_the_background():
 
     coords, grid, trust, inside, ring = _flow_scene((3.0, 1.0))
     assert motion_logit(coords, grid, trust, inside, ring) is None
+
+
+def test_detached_look_alike_blobs_are_dropped_and_nearby_parts_kept():
+    from vseg_widgets.engines.classic.tracker import drop_detached
+
+    soft = np.zeros((100, 200), np.float32)
+    soft[30:70, 30:70] = 0.9  # the object
+    soft[45:55, 75:80] = 0.8  # a part of it cut off by a thin occluder, 5 px away
+    soft[10:20, 150:170] = 0.7  # a small blob far away
+    soft[60:100, 100:200] = 0.0
+    out = drop_detached(soft, reach=10, fraction=0.5)
+    assert out.dtype == np.float32
+    assert np.all(out[30:70, 30:70] == soft[30:70, 30:70])
+    assert np.all(out[45:55, 75:80] == soft[45:55, 75:80])
+    assert np.all(out[10:20, 150:170] == 0)
+    # A far part as large as the main one is another part of the object (two legs).
+    soft[10:46, 150:186] = 0.7
+    assert np.array_equal(drop_detached(soft, reach=10, fraction=0.5), soft)

@@ -70,6 +70,7 @@ class TrackerConfig:
     local_radius: int = 16  # px (view resolution): window of the local colour models
     local_weight: float = 1.0  # weight of the local colour log-odds where a window has both sides
     local_clip: float = 6.0  # local log-odds are clipped to +-this
+    detached_fraction: float = 0.5  # a part away from the main one and smaller than this x it is dropped
     motion_cue_weight: float = 2.0  # weight of the moves-like-the-background log-odds (:mod:`.motion`)
 
 
@@ -98,6 +99,29 @@ def colour_histogram(image: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
     return cv2.normalize(hist, None).ravel()
+
+
+def drop_detached(soft: np.ndarray, reach: int, fraction: float) -> np.ndarray:
+    """Clear the small parts of (h, w) float32 ``soft`` that lie away from its main part.
+
+    A look-alike patch of background that wins once becomes a blob of its own, and the
+    warp then carries it on, frame after frame. A part of the object separated from the
+    rest (a limb behind an occluder) stays close to it; a part further than ``reach`` px
+    from the largest part, and smaller than ``fraction`` of it, is taken for such a blob.
+    Returns a (h, w) float32 copy, or ``soft`` itself when nothing is dropped.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((soft > 0.5).astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return soft
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    main = 1 + int(areas.argmax())
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = cv2.dilate((labels == main).astype(np.uint8), kernel) > 0
+    touching = set(np.unique(labels[near]).tolist())
+    detached = [c for c in range(1, count) if c not in touching and areas[c - 1] < fraction * areas[main - 1]]
+    if not detached:
+        return soft
+    return np.where(np.isin(labels, detached), 0.0, soft).astype(np.float32)
 
 
 class ClassicSession:
@@ -248,7 +272,8 @@ class ClassicSession:
         logit[reach == 0] = -8.0
         prob = 1.0 / (1.0 + np.exp(-logit))
         out = self._filter(frame)(prob.astype(np.float32))
-        return np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+        out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+        return drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
 
     def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
         """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
