@@ -187,7 +187,11 @@ def memory_run(length: int, checkpoints: tuple[int, ...]) -> dict:
     start = time.perf_counter()
     seg.propagate("forward", progress=False)
     seconds = time.perf_counter() - start
+    # What the masks themselves take (RLE bytes; the engine keeps a copy of its own).
+    rles = (seg.masks.rle(f, o) for f in seg.masks.frames() for o in seg.masks.obj_ids())
+    store = sum(len(rle["counts"]) for rle in rles if rle is not None)
     return {"rss_mb": {str(k): round(v, 1) for k, v in sorted(seen.items())}, "frames": length,
+            "mask_store_mb": round(store / 2**20, 2),
             "fps_2_objects_synthetic": length / seconds, "mask_store_frames": len(seg.masks.frames())}
 
 
@@ -233,6 +237,7 @@ def write_report(result: dict, out: Path) -> None:
         mem = result["memory"]
         for k, v in mem["rss_mb"].items():
             lines.append(f"| RSS after {k} frames (long synthetic video, 2 objects) | {v:.0f} MB |")
+        lines.append(f"| mask store after {mem['frames']} frames (RLE bytes, held by the Segmenter and again by the engine) | {mem['mask_store_mb']:.1f} MB |")
     lines += [
         "",
         "Issue 2 figures (plain protocol: first-frame GT, propagate forward): "

@@ -16,7 +16,8 @@ budget for large ones:
    out (:mod:`.motion`): this is what keeps look-alike background (same colours) away.
 4. **Fusion.** All are added as log-odds; pixels far outside the warped mask are ruled out
    (objects move continuously between frames).
-5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges.
+5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges;
+   small blobs detached from the object's main part are dropped (:func:`drop_detached`).
 6. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
 
 The soft (not re-binarised) result is the state carried to the next frame, so rounding
