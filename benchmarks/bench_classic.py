@@ -188,7 +188,7 @@ def memory_run(length: int, checkpoints: tuple[int, ...]) -> dict:
     seg.propagate("forward", progress=False)
     seconds = time.perf_counter() - start
     # What the masks themselves take (RLE bytes; the engine keeps a copy of its own).
-    rles = (seg.masks.rle(f, o) for f in seg.masks.frames() for o in seg.masks.obj_ids())
+    rles = (seg.masks.rle(f, o) for f in seg.masks.frames() for o in seg.masks.obj_ids)
     store = sum(len(rle["counts"]) for rle in rles if rle is not None)
     return {"rss_mb": {str(k): round(v, 1) for k, v in sorted(seen.items())}, "frames": length,
             "mask_store_mb": round(store / 2**20, 2),
