@@ -156,7 +156,9 @@ def test_player_dark_theme_and_overlay_modes(lab, lab_root, lab_home, page):
 
     box = page.locator("[data-testid=vseg-canvas]").bounding_box()
     page.mouse.click(*to_client(box, *CLICK))
-    wait_for(page, "d.clickLatencies.length >= 1")
+    # The mask and the new object's entry in the object list are two messages: the filled
+    # overlay shows once both are in.
+    wait_for(page, "d.clickLatencies.length >= 1 && d.overlayPixels > 0")
     filled = dbg(page, "d.overlayPixels")
     page.select_option("[data-testid=vseg-overlay]", "contour")
     wait_for(page, f"d.overlayPixels > 0 && d.overlayPixels < {filled} / 3")
