@@ -251,6 +251,7 @@ class ClassicSession:
         warped = FlowField.warp(soft_prev, coords)
         band = self._band(track.area * view.scale**2)
         k = 2 * band + 1
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
         # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
         # stands in: it only says "the object is near".
         moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
@@ -264,12 +265,12 @@ class ClassicSession:
         logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         if cfg.motion_cue_weight > 0:
             inside = warped > 0.5
-            near = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+            near = cv2.dilate(inside.astype(np.uint8), disk) > 0
             cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near)
             if cue is not None:
                 logit += cfg.motion_cue_weight * cue
         # Objects move continuously: nothing far outside the warped mask can be the object.
-        reach = cv2.dilate((warped > 0.25).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk)
         logit[reach == 0] = -8.0
         prob = 1.0 / (1.0 + np.exp(-logit))
         out = self._filter(frame)(prob.astype(np.float32))
