@@ -61,3 +61,58 @@ def test_geodesic_distance_stops_at_edges():
     assert dist[112, 72] == 0
     assert dist[104:120, 64:80].max() < 40  # inside the square: about the Manhattan distance
     assert dist[112, 90] > 100  # just outside it, behind the red/gray edge
+
+
+def two_tone_object_moving(shift: int = 6):
+    """Two (240, 360, 3) uint8 frames: a textured object, red on its left and green on its
+    right, moves ``shift`` px right over a still textured gray background; and the first
+    frame's (240, 360) bool masks of the whole object and of its red part."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur((110 + rng.normal(0, 12, (240, 360, 3))).clip(0, 255).astype(np.uint8), (0, 0), 1.5)
+    texture = cv2.GaussianBlur(rng.normal(0, 14, (80, 140)).astype(np.float32), (0, 0), 1.5)[..., None]
+    frames = []
+    for t in range(2):
+        image = background.astype(np.float32)
+        x0 = 110 + shift * t
+        image[80:160, x0 : x0 + 50] = (200, 50, 50)
+        image[80:160, x0 + 50 : x0 + 140] = (60, 170, 60)
+        image[80:160, x0 : x0 + 140] += texture
+        frames.append(image.clip(0, 255).astype(np.uint8))
+    whole, red = np.zeros((240, 360), bool), np.zeros((240, 360), bool)
+    whole[80:160, 110:250] = True
+    red[80:160, 110:160] = True
+    return frames, whole, red
+
+
+def test_independent_motion_is_the_objects_own_motion():
+    from vseg_widgets.engines.classic.moving import independent_motion
+
+    (first, second), whole, _ = two_tone_object_moving(shift=6)
+    motion = independent_motion(first, second)
+    assert motion.shape == whole.shape and motion.dtype == np.float32
+    inner = np.zeros_like(whole)
+    inner[90:150, 120:240] = True  # away from the edges, where the flow blurs
+    assert 4.5 < np.median(motion[inner]) < 7.5
+    assert np.median(motion[~whole]) < 0.5
+
+
+def test_first_click_in_a_video_takes_what_moves_with_it():
+    # Colour alone takes the red part the click is on; that the green part moves with it
+    # says it belongs to the same object.
+    (first, second), whole, red = two_tone_object_moving()
+    click, label = np.array([[135, 120]], np.float32), np.array([1])
+    assert iou(segment_prompt(first, click, label), red) > 0.9
+
+    from vseg_widgets.engines.classic.moving import independent_motion
+
+    assert iou(segment_prompt(first, click, label, motion=independent_motion(first, second)), whole) > 0.9
+
+
+def test_clicks_on_a_still_object_do_not_depend_on_motion():
+    # Nothing moves: the motion map says nothing, and the cut is the still-image one.
+    image, small, _ = scene()
+    click, label = np.array([[72, 112]], np.float32), np.array([1])
+    still = np.zeros(small.shape, np.float32)
+    assert np.array_equal(segment_prompt(image, click, label, motion=still), segment_prompt(image, click, label))

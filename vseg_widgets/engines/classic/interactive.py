@@ -6,7 +6,10 @@ graph cut; the prompts seed it. What makes clicks converge is how the seeds are 
 - **The first click** (no mask yet) gets a disk as probably-object and GrabCut cuts a
   window around it. How big the disk should be depends on the object, so a few sizes
   (FIRST_REACHES) are cut and the cut kept is the one whose click sits most in its middle:
-  people, and the standard clicker, click the middle of an object.
+  people, and the standard clicker, click the middle of an object. In a video, the
+  object clicked usually moves on its own (:mod:`.moving`): then the sizes are those that
+  its moving region suggests, and the cut kept is the one that singles out what moves like
+  the click.
 - **A later click corrects the previous mask locally.** A click that the mask gets wrong
   (positive outside it, negative inside) sits in an error region about as wide as its
   distance ``d`` to the mask's edge. Only a window of WINDOW x ``d`` around it is cut
@@ -39,6 +42,11 @@ from .refine import gray_guided
 CROP_PIXELS = 60_000  # GrabCut sees the crop around the object at most this big: ~60 ms a click
 ITERATIONS = 2
 FIRST_REACHES = (0.1, 0.15, 0.22)  # first click: reaches tried, x the image's short side
+FIRST_BUDGET = 40_000  # pixels of each of those cuts at most
+MOTION_REACHES = (0.1, 0.15, 0.22, 0.3)  # ... when the clicked pixels move on their own (a video):
+# the cut whose inside moves like the click and whose surroundings do not is kept
+REACH_PER_DEPTH = 2.0  # ... the two nearest to this x how deep the click sits in what moves like it
+MOTION_CONTRAST = 1.5  # the click "moves on its own" when its motion exceeds this x the frame's median
 FIRST_REACH = 0.15  # first click: radius of the probably-object disk, x the image's short side
 HARD_FRACTION = 0.35  # part of a click's disk that is certainly on its side
 DISK_CAP = 1.0  # a later click's probable disk: at most this x the first click's (a far click
@@ -54,6 +62,7 @@ def segment_prompt(
     labels: np.ndarray | None = None,
     box: np.ndarray | None = None,
     previous: np.ndarray | None = None,
+    motion: np.ndarray | None = None,
 ) -> np.ndarray:
     """The object that the prompts point at.
 
@@ -64,6 +73,9 @@ def segment_prompt(
         box: (4,) (x0, y0, x1, y1) around the object, or None.
         previous: (H, W) bool, the object's mask on this frame before these prompts (the
             result of the previous click), or None.
+        motion: (H, W) float32, how far each pixel moves unlike the camera
+            (:func:`.moving.independent_motion`), or None (a still image): it helps choose
+            the first click's cut.
 
     Returns:
         (H, W) bool mask: the connected parts that hold a positive point (or, with a box
@@ -82,7 +94,7 @@ def segment_prompt(
     mask = None
     for k in range(1, len(pts) + 1):
         if mask is None or not mask.any():
-            mask = _first_cut(image, pts[:k], lbl[:k])
+            mask = _first_cut(image, pts[:k], lbl[:k], motion)
         else:
             mask = _local_cut(image, pts[:k], lbl[:k], mask)
     return np.zeros((h, w), bool) if mask is None else mask
@@ -146,23 +158,30 @@ def _global_cut(image, pts, lbl, box, prev, reach: float = FIRST_REACH, budget: 
     return out
 
 
-def _first_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray) -> np.ndarray:
+def _first_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
     """The mask from clicks with no mask before them: (N, 2) float ``pts``, (N,) int ``lbl``.
 
     How far the first click reaches decides what GrabCut takes: too little and it finds
-    nothing, too much and it takes the background around a small object. Several reaches
-    (FIRST_REACHES) are tried, each at a reduced pixel budget, and the cut kept is the one
-    whose positive clicks sit most in its middle (their distance to its edge over its
-    largest such distance): people, and the standard clicker, click the middle of an
-    object. Returns the (H, W) bool mask.
+    nothing, too much and it takes the background around a small object. A few reaches are
+    tried, side by side, and one cut is kept:
+
+    - in a video whose clicked pixels move on their own (``motion``, see :mod:`.moving`),
+      the two reaches of MOTION_REACHES nearest to what the moving region suggests, and the
+      cut kept is the one whose inside moves like the click and whose surroundings do not;
+    - otherwise FIRST_REACHES, and the cut kept is the one whose positive clicks sit most
+      in its middle (their distance to its edge over its largest such distance): people,
+      and the standard clicker, click the middle of an object.
+
+    Returns the (H, W) bool mask.
     """
     h, w = image.shape[:2]
     positive = np.clip(np.round(pts[lbl == 1]).astype(int), 0, [w - 1, h - 1])
-    best, best_score = np.zeros((h, w), bool), -1.0
-    budget = CROP_PIXELS if len(FIRST_REACHES) == 1 else CROP_PIXELS * 2 // len(FIRST_REACHES)
+    moves_like_click = _moves_like(motion, positive, _dot(h, w))
+    reaches = FIRST_REACHES if moves_like_click is None else _motion_reaches(moves_like_click, positive)
     # The cuts are independent and OpenCV releases the GIL: run them side by side.
-    with ThreadPoolExecutor(len(FIRST_REACHES)) as pool:
-        masks = list(pool.map(lambda reach: _global_cut(image, pts, lbl, None, None, reach, budget), FIRST_REACHES))
+    with ThreadPoolExecutor(len(reaches)) as pool:
+        masks = list(pool.map(lambda reach: _global_cut(image, pts, lbl, None, None, reach, FIRST_BUDGET), reaches))
+    best, best_score = None, -np.inf
     for mask in masks:
         if not mask[positive[:, 1], positive[:, 0]].all():
             continue
@@ -170,14 +189,58 @@ def _first_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray) -> np.ndarra
         depth = inside[positive[:, 1], positive[:, 0]].min()
         if depth <= 2 * _dot(h, w):
             continue  # the cut barely reaches past the clicks' own seeds: it found nothing
-        score = depth / inside.max()
+        score = depth / inside.max() if moves_like_click is None else _motion_contrast(mask, moves_like_click)
         if score > best_score:
             best, best_score = mask, score
-    if best_score < 0:
+    if best is None:
         # No reach gave a cut through the clicks at the reduced budget: the usual reach at
         # the full one.
         best = _global_cut(image, pts, lbl, None, None)
     return best
+
+
+def _motion_reaches(moves_like_click: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
+    """The two reaches of MOTION_REACHES nearest (in ratio) to REACH_PER_DEPTH x how deep the
+    (N, 2) int ``positive`` clicks sit in the region that moves like them, (H, W) float32
+    ``moves_like_click`` > 0.5. The flow is too blurred to give the object's edge, but it
+    does give its size."""
+    moving = np.pad((moves_like_click > 0.5).astype(np.uint8), 1)
+    depth = cv2.distanceTransform(moving, cv2.DIST_L2, 3)[1:-1, 1:-1][positive[:, 1], positive[:, 0]].min()
+    wanted = max(REACH_PER_DEPTH * depth / min(moves_like_click.shape), 1e-3)
+    nearest = sorted(MOTION_REACHES, key=lambda reach: abs(np.log(reach / wanted)))
+    return nearest[0], nearest[1]
+
+
+def _moves_like(motion: np.ndarray | None, positive: np.ndarray, dot: int) -> np.ndarray | None:
+    """(H, W) float32 in [0, 1]: how far each pixel moves like the positive clicks, or None.
+
+    ``motion`` (H, W) float32 residual motion (px) or None, ``positive`` (N, 2) int (x, y)
+    clicks. 1 = as much as the clicks, 0 = as little as the frame's typical (background)
+    pixel. None when the clicked pixels do not move apart from the background: then motion
+    says nothing about them.
+    """
+    if motion is None or len(positive) == 0:
+        return None
+    dots = np.zeros(motion.shape, np.uint8)
+    for x, y in positive:
+        cv2.circle(dots, (int(x), int(y)), dot, 1, -1)
+    clicked = float(np.median(motion[dots > 0]))
+    background = float(np.median(motion[::4, ::4]))
+    if clicked < MOTION_CONTRAST * background + 0.5:
+        return None
+    return np.clip((motion - background) / (clicked - background), 0.0, 1.0)
+
+
+def _motion_contrast(mask: np.ndarray, moves_like_click: np.ndarray) -> float:
+    """How well (H, W) bool ``mask`` singles out what moves like the click: the mean of
+    (H, W) float32 ``moves_like_click`` inside it less its mean in a ring around it (the
+    mask's box grown by half its size, less the mask)."""
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    dy, dx = (y1 - y0) // 2, (x1 - x0) // 2
+    window = (slice(max(0, y0 - dy), y1 + dy), slice(max(0, x0 - dx), x1 + dx))
+    around = moves_like_click[window][~mask[window]]
+    return float(moves_like_click[mask].mean() - (around.mean() if around.size else 0.0))
 
 
 def _local_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray) -> np.ndarray:
