@@ -1,4 +1,5 @@
-"""The built-in CPU engine, no weights: GrabCut for prompts (:mod:`.interactive`); propagation
+"""The built-in CPU engine, no weights: GrabCut for prompts (:mod:`.interactive`), helped in a
+video by how the clicked pixels move (:mod:`.moving`, :mod:`.graph_cut`); propagation
 (:mod:`.tracker`) works on each object in its own view, a crop at a resolution fitted to the
 object's size (:mod:`.view`), and fuses there a DIS optical-flow motion prior (:mod:`.flow`),
 an online per-object colour model (:mod:`.appearance`), local colour models along the contour

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from .click_geodesic import geodesic_distance, step_costs
+from .graph_cut import recut
 from .refine import gray_guided
 
 CROP_PIXELS = 60_000  # GrabCut sees the crop around the object at most this big: ~60 ms a click
@@ -47,6 +48,8 @@ MOTION_REACHES = (0.1, 0.15, 0.22, 0.3)  # ... when the clicked pixels move on t
 # the cut whose inside moves like the click and whose surroundings do not is kept
 REACH_PER_DEPTH = 2.0  # ... the two nearest to this x how deep the click sits in what moves like it
 MOTION_CONTRAST = 1.5  # the click "moves on its own" when its motion exceeds this x the frame's median
+MOTION_ODDS = 9.0  # a later click's cut: moving like the clicks is at most this to one for the object
+MOTION_CUE = 1.0  # ... and that log-odds' weight against the colour models'
 FIRST_REACH = 0.15  # first click: radius of the probably-object disk, x the image's short side
 HARD_FRACTION = 0.35  # part of a click's disk that is certainly on its side
 DISK_CAP = 1.0  # a later click's probable disk: at most this x the first click's (a far click
@@ -75,7 +78,7 @@ def segment_prompt(
             result of the previous click), or None.
         motion: (H, W) float32, how far each pixel moves unlike the camera
             (:func:`.moving.independent_motion`), or None (a still image): it helps choose
-            the first click's cut.
+            the first click's cut, and it is a cue of its own in later ones.
 
     Returns:
         (H, W) bool mask: the connected parts that hold a positive point (or, with a box
@@ -88,7 +91,7 @@ def segment_prompt(
     if box is not None:
         return _global_cut(image, pts, lbl, box, prev)
     if prev is not None:
-        return _local_cut(image, pts, lbl, prev)
+        return _local_cut(image, pts, lbl, prev, motion)
     # No mask yet: replay the clicks one by one, so that the mask is the same as when they
     # were given one at a time (an undo re-sends all the remaining clicks at once).
     mask = None
@@ -96,7 +99,7 @@ def segment_prompt(
         if mask is None or not mask.any():
             mask = _first_cut(image, pts[:k], lbl[:k], motion)
         else:
-            mask = _local_cut(image, pts[:k], lbl[:k], mask)
+            mask = _local_cut(image, pts[:k], lbl[:k], mask, motion)
     return np.zeros((h, w), bool) if mask is None else mask
 
 
@@ -243,14 +246,15 @@ def _motion_contrast(mask: np.ndarray, moves_like_click: np.ndarray) -> float:
     return float(moves_like_click[mask].mean() - (around.mean() if around.size else 0.0))
 
 
-def _local_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray) -> np.ndarray:
+def _local_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
     """Correct ``prev`` (H, W) bool around the clicks that it gets wrong; returns (H, W) bool.
 
     ``pts`` (N, 2) float and ``lbl`` (N,) int are all the clicks. A click that ``prev``
     gets wrong (a positive one outside it, a negative one inside) sits in an error region
     about as wide as its distance ``d`` to the mask's edge; only a window of WINDOW x ``d``
     around it is cut again, the rest of ``prev`` is kept, so that a click fixes what it
-    points at without undoing the rest of the mask.
+    points at without undoing the rest of the mask. With ``motion`` ((H, W) float32, see
+    :mod:`.moving`), moving like the positive clicks counts for the object in that cut.
     """
     h, w = prev.shape
     xy = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1]).reshape(-1, 2)
@@ -283,7 +287,15 @@ def _local_cut(image: np.ndarray, pts: np.ndarray, lbl: np.ndarray, prev: np.nda
         seed[:, -1] = fixed[:, -1]
     reach_first = FIRST_REACH * min(h, w) * scale
     _seed_clicks(seed, small, (pts - [c0, r0]) * scale, lbl, prev_small, reach_first, max(2, round(_dot(h, w) * scale)), scale)
-    _grabcut(small, seed)
+    moves_like_click = _moves_like(motion, xy[lbl == 1], _dot(h, w))
+    cue = None
+    if moves_like_click is not None:
+        like = cv2.resize(moves_like_click[r0:r1, c0:c1], (sw, sh), interpolation=cv2.INTER_AREA)
+        # At most MOTION_ODDS to one either way: parts of an object stand still (a foot on
+        # the ground) and parts of the background move (water, smoke).
+        prob = (1 + (MOTION_ODDS - 1) * like) / (1 + MOTION_ODDS)
+        cue = MOTION_CUE * np.log(prob / (1 - prob))
+    _grabcut(small, seed, cue)
     out = prev.copy()
     out[r0:r1, c0:c1] = _upsample(np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8), crop, scale)
     out = _enforce_clicks(out, xy, lbl, _dot(h, w))
@@ -312,9 +324,11 @@ def _enforce_clicks(mask: np.ndarray, xy: np.ndarray, lbl: np.ndarray, dot: int)
     return paint > 0
 
 
-def _grabcut(small: np.ndarray, seed: np.ndarray) -> None:
+def _grabcut(small: np.ndarray, seed: np.ndarray, cue: np.ndarray | None = None) -> None:
     """Run GrabCut on (h, w, 3) uint8 RGB ``small`` from the (h, w) uint8 labels ``seed``,
-    in place; does nothing when every pixel is on one side already."""
+    in place; does nothing when every pixel is on one side already. With ``cue`` ((h, w)
+    float32 log-odds for the object), its last cut is made again with the cue added
+    (:func:`.graph_cut.recut`)."""
     has_fg = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
     has_bg = np.isin(seed, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
     if not (has_fg and has_bg):
@@ -324,6 +338,8 @@ def _grabcut(small: np.ndarray, seed: np.ndarray) -> None:
     # same clicks give the same mask.
     cv2.setRNGSeed(0)
     cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    if cue is not None:
+        recut(small, seed, bgd, fgd, cue)
 
 
 def _upsample(result: np.ndarray, crop: np.ndarray, scale: float) -> np.ndarray:
