@@ -319,3 +319,35 @@ def test_detached_look_alike_blobs_are_dropped_and_nearby_parts_kept():
     # A far part as large as the main one is another part of the object (two legs).
     soft[10:46, 150:186] = 0.7
     assert np.array_equal(drop_detached(soft, reach=10, fraction=0.5), soft)
+
+
+def test_motion_cue_pulls_in_pixels_that_move_like_the_object_where_colour_allows():
+    from vseg_widgets.engines.classic.motion import motion_logit
+
+    coords, grid, trust, inside, ring = _flow_scene((-6.0, 4.0))
+    # A part of the object the warp missed: it moves with the object, not with the background.
+    missed = np.zeros_like(inside)
+    missed[40:80, 100:108] = True
+    coords[missed] = grid[missed] + np.array([-6.0, 4.0], np.float32)
+    off = motion_logit(coords, grid, trust, inside, ring)
+    cue = motion_logit(coords, grid, trust, inside, ring, positive=0.5)
+    assert np.all(off <= 0) and cue.dtype == np.float32
+    assert cue[missed].min() > 1.0  # the missed part is pulled in ...
+    assert np.abs(cue[ring] - off[ring]).max() < 1e-6  # ... the background is not
+    assert cue[ring].mean() < -2.0
+    # Where the colours rule the object out, nothing is pulled in.
+    allow = np.ones(inside.shape, np.float32)
+    allow[missed] = 0.0
+    assert np.abs(motion_logit(coords, grid, trust, inside, ring, positive=0.5, allow=allow)[missed]).max() < 1e-6
+
+
+def test_motion_cue_pulls_nothing_in_where_the_background_moves_unevenly():
+    from vseg_widgets.engines.classic.motion import motion_logit
+
+    coords, grid, trust, inside, ring = _flow_scene((-6.0, 4.0))
+    # Water or smoke: a tenth of the background around the object moves like it.
+    water = np.zeros_like(inside)
+    water[100:120, :] = True
+    coords[water] = grid[water] + np.array([-6.0, 4.0], np.float32)
+    cue = motion_logit(coords, grid, trust, inside, ring, positive=0.5, max_false=0.05)
+    assert cue is not None and np.all(cue <= 0)

@@ -10,6 +10,13 @@ against two 1-D models: the background's residuals (near zero) and the object's.
 that moves like the background is then less likely the object. An object
 that moves like its background (a parked car, a still camera on a still swan) gives no
 separation, and the cue then says nothing.
+
+The other side, "moves unlike the background, so more likely the object", brings back
+parts of the object that the warp and the colours missed (a dog's flank the colour of the
+ground, a man pushing a soapbox). It also fires wherever the background does not move as
+one (water, smoke, a wake), so it is used only in small measure, only where the colours do
+not rule the object out, and only on frames where almost none of the background around
+the object moves like it (:func:`motion_logit`'s ``positive`` arguments).
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ MIN_SEPARATION = 2.0  # the object's typical residual must exceed the background
 
 
 def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside: np.ndarray, ring: np.ndarray,
-                 clip: float = 4.0) -> np.ndarray | None:
-    """Log-odds (<= 0) against the object for pixels that move like its background, or None.
+                 clip: float = 4.0, positive: float = 0.0, allow: np.ndarray | None = None,
+                 max_false: float = 0.05, min_quality: float = 0.5) -> np.ndarray | None:
+    """Log-odds against the object for pixels that move like its background (and, with
+    ``positive``, for it where they move unlike it), or None.
 
     Args:
         coords: (h, w, 2) float32, for each current pixel its (x, y) in the previous frame.
@@ -31,11 +40,20 @@ def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside
         trust: (h, w) float32 in [0, 1], how far the flow is believed.
         inside: (h, w) bool, where the object is expected (its warped mask).
         ring: (h, w) bool, background around it.
-        clip: the log-odds are clipped at -this.
+        clip: the log-odds are clipped to +-this.
+        positive: weight of the "moves unlike the background" side (0: not used).
+        allow: (h, w) float32 in [0, 1] or None, where that side may speak (the caller's
+            colour evidence).
+        max_false: that side is silent on a frame where this fraction of the ``ring``'s
+            reliable pixels, or more, would be pushed in (the background does not move as
+            one), and fades in below it.
+        min_quality: ... and where it sorts the known pixels (fraction of the object pushed
+            in, less that of the ring) worse than this.
 
     Returns:
-        (h, w) float32 log-odds <= 0, weighted by ``trust``; None when the object does not move
-        differently from its background, or either side has too few reliable pixels.
+        (h, w) float32 log-odds, weighted by ``trust``: <= 0 unless ``positive``; None when
+        the object does not move differently from its background, or either side has too
+        few reliable pixels.
     """
     reliable = trust > 0.5
     bg_pts = np.flatnonzero((ring & reliable).ravel())
@@ -61,13 +79,20 @@ def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside
     obj_scale = max(obj_level, bg_scale)
     log_bg = -0.5 * (residual / bg_scale) ** 2 - np.log(bg_scale)
     log_obj = -0.5 * ((residual - obj_level) / obj_scale) ** 2 - np.log(obj_scale)
-    # Only the "moves like the background" side is used. The other side ("moves
-    # otherwise") also fires where the background does not move as one (water, smoke) and
-    # bleeds across the object's edges with the flow's smoothing: tried, it lost more
-    # than it won.
-    cue = np.clip(log_obj - log_bg, -clip, 0.0)
+    ratio = np.clip(log_obj - log_bg, -clip, clip)
+    cue = np.minimum(ratio, 0.0)
     # Weighted by how well it sorts the pixels whose side is known: it fails on parts of
     # the object that move with the background (a foot on the ground, a slow swan).
-    obj, bg = cue.ravel()[obj_pts], cue.ravel()[bg_pts]
+    obj, bg = ratio.ravel()[obj_pts], ratio.ravel()[bg_pts]
     cue *= max(0.0, float((bg < -1).mean() - (obj < -1).mean()))
+    if positive > 0:
+        # "Moves otherwise" also fires where the background does not move as one (water,
+        # smoke, a swan's wake) and bleeds across the object's edges with the flow's
+        # smoothing; used at full weight it lost more than it won. So it is weighted by
+        # how cleanly it sorts the known pixels, and dropped where the ring moves unevenly.
+        false = float((bg > 1).mean())
+        quality = float((obj > 1).mean()) - false
+        if quality > min_quality and false < max_false:
+            pos = np.maximum(ratio, 0.0) * positive * (quality - min_quality) / (1 - min_quality) * (1 - false / max_false)
+            cue += pos if allow is None else pos * allow
     return (cue * trust).astype(np.float32)

@@ -14,6 +14,9 @@ budget for large ones:
 3. **Moving like the background.** Where the object moves differently from its
    surroundings, pixels whose flow follows the background's (affine) motion are pushed
    out (:mod:`.motion`): this is what keeps look-alike background (same colours) away.
+   On frames where the background around the object moves as one, pixels that move
+   unlike it, and whose colours do not rule the object out, are pulled in a little: this
+   brings back parts of the object the warp lost.
 4. **Fusion.** All are added as log-odds; pixels far outside the warped mask are ruled out
    (objects move continuously between frames).
 5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges;
@@ -73,6 +76,11 @@ class TrackerConfig:
     local_clip: float = 6.0  # local log-odds are clipped to +-this
     detached_fraction: float = 0.5  # a part away from the main one and smaller than this x it is dropped
     motion_cue_weight: float = 2.0  # weight of the moves-like-the-background log-odds (:mod:`.motion`)
+    # The other side of the motion cue, "moves unlike the background": its weight relative
+    # to the first side (it also fires on water and smoke, so it is kept small) ...
+    motion_in_weight: float = 0.5
+    motion_in_colour: float = 0.2  # ... silent where P(object | colour) is below this, full from 0.5
+    motion_in_false: float = 0.05  # ... and on frames where this fraction of the ring would be pulled in
 
 
 @dataclass
@@ -266,7 +274,10 @@ class ClassicSession:
         if cfg.motion_cue_weight > 0:
             inside = warped > 0.5
             near = cv2.dilate(inside.astype(np.uint8), disk) > 0
-            cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near)
+            # Pulling in is for pixels the colours leave open, not for the plainly background.
+            allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
+            cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
+                               positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
             if cue is not None:
                 logit += cfg.motion_cue_weight * cue
         # Objects move continuously: nothing far outside the warped mask can be the object.
