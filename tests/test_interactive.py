@@ -110,6 +110,16 @@ def test_first_click_in_a_video_takes_what_moves_with_it():
     assert iou(segment_prompt(first, click, label, motion=independent_motion(first, second)), whole) > 0.9
 
 
+def test_session_clicks_use_the_next_frame():
+    from vseg_widgets.engines.classic import ClassicEngine
+    from vseg_widgets.video import ArrayVideo
+
+    frames, whole, _ = two_tone_object_moving()
+    session = ClassicEngine().init_session(ArrayVideo(np.stack(frames)))
+    masks = session.add_prompt(0, 1, points=np.array([[135, 120]], np.float32), labels=np.array([1]))
+    assert iou(masks[1], whole) > 0.9
+
+
 def test_clicks_on_a_still_object_do_not_depend_on_motion():
     # Nothing moves: the motion map says nothing, and the cut is the still-image one.
     image, small, _ = scene()

@@ -44,6 +44,7 @@ from .appearance import ColourModel, colour_index
 from .flow import FlowField
 from .local import LocalColour, lab_float
 from .motion import motion_logit
+from .moving import independent_motion
 from .refine import GuidedFilter
 from .view import View, around, whole
 
@@ -145,6 +146,7 @@ class ClassicSession:
         self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
+        self._last_motion: tuple[int | None, np.ndarray | None] = (None, None)  # frame, its motion
 
     # -- prompts ----------------------------------------------------------------------
     def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
@@ -156,9 +158,20 @@ class ClassicSession:
             previous = mask
             if previous is None:
                 previous = self._conditioning.get(frame, {}).get(obj_id)
-            result = segment_prompt(self.video[frame], points, labels, box, previous=previous)
+            motion = self._motion(frame) if box is None else None
+            result = segment_prompt(self.video[frame], points, labels, box, previous=previous, motion=motion)
         self._conditioning.setdefault(frame, {})[obj_id] = result
         return self._frame_masks(frame)
+
+    def _motion(self, frame: int) -> np.ndarray | None:
+        """(H, W) float32 residual motion of ``frame`` towards its neighbour
+        (:func:`.moving.independent_motion`); None in a one-frame video. The last frame's is
+        kept: an undo replays the first click."""
+        if self._last_motion[0] != frame:
+            neighbour = frame + 1 if frame + 1 < len(self.video) else frame - 1
+            motion = independent_motion(self.video[frame], self.video[neighbour]) if neighbour >= 0 else None
+            self._last_motion = (frame, motion)
+        return self._last_motion[1]
 
     def _frame_masks(self, frame: int) -> dict[int, np.ndarray]:
         """Masks of every object known on ``frame``; prompted objects win over tracked ones."""
