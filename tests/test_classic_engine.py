@@ -9,6 +9,7 @@ leave room for boundary pixels; an "empty" object must have an empty mask.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -351,3 +352,71 @@ def test_motion_cue_pulls_nothing_in_where_the_background_moves_unevenly():
     coords[water] = grid[water] + np.array([-6.0, 4.0], np.float32)
     cue = motion_logit(coords, grid, trust, inside, ring, positive=0.5, max_false=0.05)
     assert cue is not None and np.all(cue <= 0)
+
+
+def _kite(shift: tuple[int, int] = (0, 0), line: bool = True, size=(240, 320)):
+    """(H, W, 3) uint8 frame and (H, W) bool mask: a 40x40 body with a 2-px line from it to the top-right edge."""
+    rng = np.random.default_rng(3)
+    image = (rng.integers(60, 90, (*size, 3))).astype(np.uint8)  # dark, grainy water
+    mask = np.zeros(size, np.uint8)
+    dx, dy = shift
+    mask[150 + dy : 190 + dy, 60 + dx : 100 + dx] = 1
+    if line:
+        cv2.line(mask, (100 + dx, 150 + dy), (320 + dx, 20 + dy), 1, 2)
+    image[mask > 0] = 230
+    return image, mask > 0
+
+
+def test_thin_lines_are_found_in_a_prompt_and_followed():
+    from vseg_widgets.engines.classic.lines import draw, find_lines, follow
+
+    image, mask = _kite()
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    lines = find_lines(mask, gray)
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.length is None  # it runs to the frame's edge
+    assert np.hypot(*(line.anchor - [100, 150])) < 15  # it starts at the body
+    body = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((7, 7), np.uint8)) > 0
+    assert find_lines(body, gray) == []  # a mask without thin parts has none
+    # Next frame: everything moved by (6, -4); the line is followed there.
+    image2, mask2 = _kite((6, -4))
+    moved = follow(lines, cv2.cvtColor(image2, cv2.COLOR_RGB2GRAY), np.array([6.0, -4.0]))
+    assert len(moved) == 1
+    drawn = draw(moved, mask.shape)
+    thin2 = mask2 & ~(cv2.morphologyEx(mask2.astype(np.uint8), cv2.MORPH_OPEN, np.ones((7, 7), np.uint8)) > 0)
+    near = cv2.dilate(thin2.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # within 2 px
+    assert (drawn & near).sum() > 0.9 * drawn.sum()
+    # A line that is no longer in the image is dropped.
+    image3, _ = _kite((6, -4), line=False)
+    assert follow(moved, cv2.cvtColor(image3, cv2.COLOR_RGB2GRAY), np.zeros(2)) == []
+
+
+def _kite_on_a_grid(shift: tuple[int, int]):
+    """An 854x480 frame: a large body (its view is scaled down) with a 2-px line to the
+    right edge, drawn in the grey of a grid that covers the background; and its mask."""
+    size = (480, 854)
+    image = np.random.default_rng(3).integers(60, 90, (*size, 3)).astype(np.uint8)
+    image[::40] = 130
+    image[:, ::40] = 130
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    body, line = np.zeros(size, np.uint8), np.zeros(size, np.uint8)
+    dx, dy = shift
+    cv2.ellipse(body, (200 + dx, 330 + dy), (110, 90), 0, 0, 360, 1, -1)
+    cv2.line(line, (300 + dx, 300 + dy), (854, 20 + dy), 1, 2)
+    image[body > 0] = (230, 200, 180)
+    image[line > 0] = 130
+    return image, (body | line) > 0
+
+
+def test_thin_line_of_a_prompt_is_kept_through_propagation():
+    # Neither the scaled-down view nor the colours (the grid's grey) can keep the line.
+    frames, masks = zip(*(_kite_on_a_grid((4 * t, -2 * t)) for t in range(8)))
+    s = ClassicEngine().init_session(vw.video.ArrayVideo(np.stack(frames)))
+    s.add_prompt(0, 1, mask=masks[0])
+    out = {t: m[1] for t, m in s.propagate(0)}
+    for t in (4, 7):
+        thin = masks[t] & ~(cv2.morphologyEx(masks[t].astype(np.uint8), cv2.MORPH_OPEN, np.ones((7, 7), np.uint8)) > 0)
+        near = cv2.dilate(out[t].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # within 2 px
+        assert (thin & near).sum() > 0.9 * thin.sum()
+        assert iou(out[t], masks[t]) > 0.9

@@ -22,6 +22,9 @@ budget for large ones:
 5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges;
    small blobs detached from the object's main part are dropped (:func:`drop_detached`).
 6. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
+7. **Thin lines.** Long straight parts a few pixels wide (kite lines), which no view
+   resolves, are taken from the prompted mask and followed on their own along the image's
+   thin ridges (:mod:`.lines`); they are drawn into the output mask, not the carried state.
 
 The soft (not re-binarised) result is the state carried to the next frame, so rounding
 errors do not accumulate into erosion. An object whose mask collapses is *lost*: it gets
@@ -42,6 +45,7 @@ import numpy as np
 from ...masks import decode, encode
 from .appearance import ColourModel, colour_index
 from .flow import FlowField
+from .lines import Line, draw, find_lines, follow
 from .local import LocalColour, lab_float
 from .motion import motion_logit
 from .moving import independent_motion
@@ -82,6 +86,7 @@ class TrackerConfig:
     motion_in_weight: float = 0.5
     motion_in_colour: float = 0.2  # ... silent where P(object | colour) is below this, full from 0.5
     motion_in_false: float = 0.05  # ... and on frames where this fraction of the ring would be pulled in
+    thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
 
 
 @dataclass
@@ -91,6 +96,8 @@ class Track:
     model: ColourModel
     soft: np.ndarray | None = None  # (H, W) float32 in [0, 1], full resolution; None while lost
     area: float = 0.0  # recent area (full-resolution px, exponential average) while visible
+    lines: list[Line] = field(default_factory=list)  # thin straight parts, followed apart (:mod:`.lines`)
+    centre: np.ndarray | None = None  # (2,) float64 (x, y) centroid of the last output mask
 
 
 @dataclass
@@ -361,6 +368,29 @@ class ClassicSession:
         coords, trust = self.flow.between(prev.gray, frame.gray)
         return view.paste(self._predict(track, frame, prev, view, coords, trust), self.full_size), frame, view
 
+    def _add_lines(self, tracks: dict[int, Track], masks: dict[int, np.ndarray], cond: dict, image: np.ndarray) -> None:
+        """Follow each tracked object's thin lines onto ``image`` and draw them into its
+        (H, W) bool mask in ``masks`` (in place), on pixels no other object holds."""
+        gray = None
+        for o, tr in tracks.items():
+            m = masks[o]
+            if not m.any():
+                tr.centre = None
+                continue
+            ys, xs = np.nonzero(m)
+            centre = np.array([xs.mean(), ys.mean()])
+            if tr.lines and o not in cond:
+                gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if gray is None else gray
+                shift = centre - tr.centre if tr.centre is not None else np.zeros(2)
+                tr.lines = follow(tr.lines, gray, shift)
+                if tr.lines:
+                    others = np.zeros(self.full_size, bool)
+                    for p, mp in masks.items():
+                        if p != o:
+                            others |= mp
+                    masks[o] = m | (draw(tr.lines, self.full_size) & ~others)
+            tr.centre = centre
+
     # -- propagation ------------------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
         step = -1 if reverse else 1
@@ -398,6 +428,8 @@ class ClassicSession:
                 tracks.setdefault(o, self._new_track(o, t))
                 soft[o] = m.astype(np.float32)
                 self._set_in_view(tracks[o], soft[o], image, keyframe=True)
+                if self.config.thin_lines:
+                    tracks[o].lines = find_lines(m, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
             # Competition between tracked objects: each pixel to the most probable one.
             free = [o for o in soft if o not in cond]
             if len(free) > 1:
@@ -442,6 +474,7 @@ class ClassicSession:
             for o, tr in tracks.items():
                 if o not in masks:
                     masks[o] = np.zeros(self.full_size, bool)
+            self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
             prev_image, prev_hist = image, hist
