@@ -420,3 +420,30 @@ def test_thin_line_of_a_prompt_is_kept_through_propagation():
         near = cv2.dilate(out[t].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # within 2 px
         assert (thin & near).sum() > 0.9 * thin.sum()
         assert iou(out[t], masks[t]) > 0.9
+
+
+def test_lost_object_is_found_again_by_its_own_motion_where_colours_do_not_tell():
+    from vseg_widgets.engines.classic.tracker import Track
+    from vseg_widgets.engines.classic.appearance import ColourModel
+
+    grey, red = (120, 120, 120), (200, 40, 40)
+    first = np.full((240, 320, 3), grey, np.uint8)
+    first[100:140, 200:240] = red  # the object, on grey
+    mask = np.zeros((240, 320), bool)
+    mask[100:140, 200:240] = True
+    later = np.full((240, 320, 3), grey, np.uint8)
+    later[:, :150] = red  # a red wall ...
+    later[100:140, 150:190] = red  # ... the object now against it: one red region, far too large
+    s = ClassicEngine().init_session(vw.video.ArrayVideo(np.stack([first, later])))
+    s.add_prompt(0, 1, mask=mask)
+    track = s._new_track(1, 1)
+    track.area = float(mask.sum())
+    search = s._prepare(later, s.search_view)
+    taken = np.zeros(s.search_view.size, bool)
+    assert s._find(track, search, taken) is None  # colours alone cannot find it
+    moving = np.zeros((240, 320), np.float32)
+    moving[95:145, 145:195] = 8.0  # the object moves on its own (the flow blurs its region)
+    found = s._find(track, search, taken, s.search_view.crop(moving))
+    truth = np.zeros((240, 320), bool)
+    truth[100:140, 150:190] = True
+    assert found is not None and iou(found > 0.5, truth) > 0.8

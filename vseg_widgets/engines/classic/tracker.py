@@ -30,8 +30,10 @@ The soft (not re-binarised) result is the state carried to the next frame, so ro
 errors do not accumulate into erosion. An object whose mask collapses is *lost*: it gets
 an empty mask, and each frame it is searched for in the whole frame (at the work resolution)
 with its keyframe colour model until a
-region that looks like it and is about its size shows up. A sharp change of the colour
-histogram between frames is a scene cut: every object is lost rather than dragged onto the
+region that looks like it and is about its size shows up; where no region has its colours
+alone (a rider in front of a wall as colourful), a region about its size that moves on
+its own, unlike the camera (:mod:`.moving`), and has colours not unlike it, is taken.
+A sharp change of the colour histogram between frames is a scene cut: every object is lost rather than dragged onto the
 new shot.
 """
 
@@ -86,6 +88,9 @@ class TrackerConfig:
     motion_in_weight: float = 0.5
     motion_in_colour: float = 0.2  # ... silent where P(object | colour) is below this, full from 0.5
     motion_in_false: float = 0.05  # ... and on frames where this fraction of the ring would be pulled in
+    found_motion: float = 3.0  # px (full res): a lost object may be re-found as a region moving this much on its own (0: off)
+    found_motion_similarity: float = 0.4  # ... whose colours match the keyframe's at least this well (Bhattacharyya)
+    found_motion_fraction: float = 0.5  # ... and at least this x its last known area (a sliver is left to the colours)
     thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
 
 
@@ -335,11 +340,14 @@ class ClassicSession:
         weight = weight * cfg.local_weight * unsure
         colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * local
 
-    def _find(self, track: Track, frame: Frame, taken: np.ndarray) -> np.ndarray | None:
+    def _find(self, track: Track, frame: Frame, taken: np.ndarray, moving: np.ndarray | None = None) -> np.ndarray | None:
         """Search a lost object in the whole frame with its keyframe colours.
 
         ``frame`` is the whole frame prepared for :attr:`search_view`, ``taken`` (h, w) bool
-        there; returns an (H, W) float32 mask or None.
+        there; returns an (H, W) float32 mask or None. ``moving``: (h, w) float32 residual
+        motion (:func:`.moving.independent_motion`) there, or None: where no region has the
+        object's colours, a region that moves on its own and is about its size, with colours
+        not unlike it, is taken (a rider lost behind a tree, in front of a wall as colourful).
         """
         cfg = self.config
         if not track.model.ready or track.area <= 0:
@@ -356,6 +364,26 @@ class ClassicSession:
             candidate = labels == k
             if track.model.similarity(frame.index, candidate) >= cfg.found_similarity:
                 best, best_area = candidate, size
+        if best is None and moving is not None:
+            # The camera's own motion leaves residuals of a pixel or two; an object on its own
+            # moves several times more than the frame's typical residual.
+            level = max(cfg.found_motion, 5.0 * float(np.median(moving)))
+            region = ((moving > level) & ~taken).astype(np.uint8)
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+            best_sim = cfg.found_motion_similarity
+            for k in range(1, count):
+                size = stats[k, cv2.CC_STAT_AREA]
+                if size < cfg.found_fraction * area or size > 3.0 * area:
+                    continue
+                candidate = labels == k
+                sim = track.model.similarity(frame.index, candidate)
+                if sim >= best_sim:
+                    best, best_sim = candidate, sim
+            if best is not None:
+                # The flow blurs the region past the object's edges: of it, what has the object's colours.
+                best = best & (post > 0.5)
+                if best.sum() < cfg.found_motion_fraction * area:  # a sliver (entering the frame, say)
+                    best = None
         return None if best is None else self.search_view.paste(best.astype(np.float32), self.full_size)
 
     def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray) -> tuple[np.ndarray, Frame, View]:
@@ -461,8 +489,11 @@ class ClassicSession:
                 taken = np.zeros(self.search_view.size, bool)
                 for s in soft.values():
                     taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
+                moving = None
+                if self.config.found_motion > 0:
+                    moving = self.search_view.crop(independent_motion(image, prev_image), cv2.INTER_AREA)
                 for o in lost:
-                    found = self._find(tracks[o], search, taken)
+                    found = self._find(tracks[o], search, taken, moving)
                     if found is not None:
                         soft[o] = found
                         self._set_in_view(tracks[o], found, image)
