@@ -33,8 +33,8 @@ with its keyframe colour model until a
 region that looks like it and is about its size shows up; where no region has its colours
 alone (a rider in front of a wall as colourful), a region about its size that moves on
 its own, unlike the camera (:mod:`.moving`), and has colours not unlike it, is taken.
-A sharp change of the colour histogram between frames is a scene cut: every object is lost rather than dragged onto the
-new shot.
+A sharp change of the colour histogram between frames is a scene cut: every object is
+lost rather than dragged onto the new shot.
 """
 
 from __future__ import annotations
