@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from vseg_widgets.engines.classic.graph_cut import gmm_cost, recut
+from vseg_widgets.engines.classic.graph_cut import gmm_cost, learn, recut
 
 
 def two_squares():
@@ -76,3 +76,22 @@ def test_a_cue_decides_where_colour_cannot_and_seeds_hold():
     recut(image, flipped[0], flipped[1], flipped[2], -cue)
     mask = np.isin(flipped[0], (cv2.GC_FGD, cv2.GC_PR_FGD))
     assert mask[right].mean() > 0.95 and mask[left].mean() < 0.05
+
+
+def test_learning_step_is_opencvs():
+    # GrabCut's second iteration learns its models from the first iteration's labels:
+    # graph_cut.learn must give the same models, so that recut continues GrabCut exactly.
+    image, left, right = two_squares()
+    seed = np.full(left.shape, cv2.GC_PR_BGD, np.uint8)
+    seed[30:90, 10:150] = cv2.GC_PR_FGD
+    seed[60, 40] = cv2.GC_FGD
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)
+    cv2.grabCut(bgr, seed, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
+    on_object = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).ravel()
+    pixels = bgr.reshape(-1, 3).astype(np.float64)
+    ours = learn(pixels[on_object], fgd), learn(pixels[~on_object], bgd)
+    cv2.grabCut(bgr, seed, None, bgd, fgd, 1, cv2.GC_EVAL)
+    np.testing.assert_allclose(ours[0], fgd, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours[1], bgd, rtol=1e-6, atol=1e-6)

@@ -327,7 +327,7 @@ def _enforce_clicks(mask: np.ndarray, xy: np.ndarray, lbl: np.ndarray, dot: int)
 def _grabcut(small: np.ndarray, seed: np.ndarray, cue: np.ndarray | None = None) -> None:
     """Run GrabCut on (h, w, 3) uint8 RGB ``small`` from the (h, w) uint8 labels ``seed``,
     in place; does nothing when every pixel is on one side already. With ``cue`` ((h, w)
-    float32 log-odds for the object), its last cut is made again with the cue added
+    float32 log-odds for the object), its last iteration is made with the cue added
     (:func:`.graph_cut.recut`)."""
     has_fg = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
     has_bg = np.isin(seed, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
@@ -337,8 +337,11 @@ def _grabcut(small: np.ndarray, seed: np.ndarray, cue: np.ndarray | None = None)
     # GrabCut seeds its colour GMMs with k-means from OpenCV's global RNG: fix it, so the
     # same clicks give the same mask.
     cv2.setRNGSeed(0)
-    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    if cue is not None:
+    if cue is None:
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    else:
+        # GrabCut's last iteration is made by recut instead, with the cue.
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seed, None, bgd, fgd, ITERATIONS - 1, cv2.GC_INIT_WITH_MASK)
         recut(small, seed, bgd, fgd, cue)
 
 
