@@ -126,3 +126,15 @@ def test_clicks_on_a_still_object_do_not_depend_on_motion():
     click, label = np.array([[72, 112]], np.float32), np.array([1])
     still = np.zeros(small.shape, np.float32)
     assert np.array_equal(segment_prompt(image, click, label, motion=still), segment_prompt(image, click, label))
+
+
+def test_a_one_frame_video_is_clicked_like_an_image():
+    # No neighbour frame, no motion: the still-image cut.
+    from vseg_widgets.engines.classic import ClassicEngine
+    from vseg_widgets.video import ArrayVideo
+
+    image, small, _ = scene()
+    session = ClassicEngine().init_session(ArrayVideo(image[None]))
+    click, label = np.array([[72, 112]], np.float32), np.array([1])
+    masks = session.add_prompt(0, 1, points=click, labels=label)
+    assert np.array_equal(masks[1], segment_prompt(image, click, label))
