@@ -14,7 +14,9 @@ graph cut; the prompts seed it. What makes clicks converge is how the seeds are 
   (positive outside it, negative inside) sits in an error region about as wide as its
   distance ``d`` to the mask's edge. Only a window of WINDOW x ``d`` around it is cut
   again, from the previous mask; the rest of the mask is kept, and the window's edge is
-  fixed to it, so a click fixes what it points at without undoing the rest.
+  fixed to it, so a click fixes what it points at without undoing the rest. In a video,
+  moving like the positive clicks counts for the object in that cut, as a cue beside the
+  colours (:mod:`.graph_cut`): what colour cannot tell apart, motion often can.
 - **A click says more than one pixel**, but only up to the image's edges: the pixels within
   geodesic distance ``d`` of the click (a step costs more across a colour edge, see
   :mod:`.click_geodesic`) are marked probably on its side, a fraction of them certainly,
