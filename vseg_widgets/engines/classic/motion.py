@@ -21,10 +21,10 @@ the object moves like it (:func:`motion_logit`'s ``positive`` arguments).
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-MAX_POINTS = 3000  # flow samples given to RANSAC (the fit needs a few hundred)
+from .moving import residual_motion
+
 MIN_SEPARATION = 2.0  # the object's typical residual must exceed the background's this many times
 
 
@@ -60,15 +60,9 @@ def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside
     obj_pts = np.flatnonzero((inside & reliable).ravel())
     if len(bg_pts) < 50 or len(obj_pts) < 50:
         return None
-    rng = np.random.default_rng(0)
-    sample = bg_pts if len(bg_pts) <= MAX_POINTS else rng.choice(bg_pts, MAX_POINTS, replace=False)
-    src = grid.reshape(-1, 2)[sample]
-    dst = coords.reshape(-1, 2)[sample]
-    affine, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
-    if affine is None:
+    residual = residual_motion(grid, coords, bg_pts)
+    if residual is None:
         return None
-    predicted = grid @ affine[:, :2].T.astype(np.float32) + affine[:, 2].astype(np.float32)
-    residual = np.sqrt(((coords - predicted) ** 2).sum(-1))
     # Robust spreads: the background's residuals are its noise, the object's its motion.
     bg_scale = float(np.median(residual.ravel()[bg_pts])) + 0.5
     obj_level = float(np.median(residual.ravel()[obj_pts]))

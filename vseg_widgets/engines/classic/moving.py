@@ -20,6 +20,29 @@ SIDE = 427  # long side of the resolution the flow is computed at (854x480 -> 42
 SAMPLES = 3000  # flow vectors given to RANSAC: the fit needs a few hundred
 
 
+def residual_motion(grid: np.ndarray, target: np.ndarray, background: np.ndarray) -> np.ndarray | None:
+    """How far each pixel's displacement is from the background's affine motion.
+
+    Args:
+        grid: (h, w, 2) float32 pixel coordinates (x, y).
+        target: (h, w, 2) float32, where each pixel goes (or comes from) in the other frame.
+        background: (n,) int flat indices of pixels known to be background; the affine map
+            is fitted to their displacements with RANSAC (at most SAMPLES of them, a fixed
+            draw: the same frames give the same answer).
+
+    Returns:
+        (h, w) float32 residual length in pixels, or None when no map fits.
+    """
+    if len(background) > SAMPLES:
+        background = np.random.default_rng(0).choice(background, SAMPLES, replace=False)
+    affine, _ = cv2.estimateAffine2D(grid.reshape(-1, 2)[background], target.reshape(-1, 2)[background],
+                                     method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    if affine is None:
+        return None
+    predicted = grid @ affine[:, :2].T.astype(np.float32) + affine[:, 2].astype(np.float32)
+    return np.sqrt(((target - predicted) ** 2).sum(-1))
+
+
 def independent_motion(image: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
     """How far each pixel of ``image`` moves unlike the camera, on its way to ``neighbour``.
 
@@ -36,12 +59,8 @@ def independent_motion(image: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
     gray = [cv2.cvtColor(cv2.resize(f, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY) for f in (image, neighbour)]
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(gray[0], gray[1], None)
     grid = np.stack(np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32)), -1)
-    moved = grid + flow
-    # A fixed seed: the same frames give the same map, so the same clicks the same mask.
-    sample = np.random.default_rng(0).choice(grid.shape[0] * grid.shape[1], min(SAMPLES, grid.shape[0] * grid.shape[1]), replace=False)
-    affine, _ = cv2.estimateAffine2D(grid.reshape(-1, 2)[sample], moved.reshape(-1, 2)[sample], method=cv2.RANSAC, ransacReprojThreshold=1.0)
-    if affine is None:  # a flat frame: no motion to speak of
+    # The object being the minority, the whole frame stands for the background.
+    residual = residual_motion(grid, grid + flow, np.arange(grid.shape[0] * grid.shape[1]))
+    if residual is None:  # a flat frame: no motion to speak of
         return np.zeros((h, w), np.float32)
-    camera = grid @ affine[:, :2].T.astype(np.float32) + affine[:, 2].astype(np.float32)
-    residual = np.sqrt(((moved - camera) ** 2).sum(-1)) / scale
-    return cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(residual / scale, (w, h), interpolation=cv2.INTER_LINEAR)
