@@ -33,6 +33,9 @@ with its keyframe colour model until a
 region that looks like it and is about its size shows up; where no region has its colours
 alone (a rider in front of a wall as colourful), a region about its size that moves on
 its own, unlike the camera (:mod:`.moving`), and has colours not unlike it, is taken.
+An object that moves on its own is also lost when its mask starts to move like the camera
+(:meth:`ClassicSession._drifted`): an occluder has dragged it onto the background, and
+then it is not re-found on a region that stands still either.
 A sharp change of the colour histogram between frames is a scene cut: every object is
 lost rather than dragged onto the new shot.
 """
@@ -91,6 +94,11 @@ class TrackerConfig:
     found_motion: float = 3.0  # px (full res): a lost object may be re-found as a region moving this much on its own (0: off)
     found_motion_similarity: float = 0.4  # ... whose colours match the keyframe's at least this well (Bhattacharyya)
     found_motion_fraction: float = 0.5  # ... and at least this x its last known area (a sliver is left to the colours)
+    mover_ratio: float = 5.0  # an object moves on its own when its mask's residual motion is at least
+    # found_motion and this x the frame's typical one, on the first frame it is tracked
+    drift_ratio: float = 2.0  # such an object whose mask moves less than this x the frame's typical
+    # residual (+0.5 px) has been dragged onto the background: it is lost and searched again
+    drift_every: int = 3  # frames between those checks (each costs a whole-frame flow, ~14 ms)
     thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
 
 
@@ -103,6 +111,7 @@ class Track:
     area: float = 0.0  # recent area (full-resolution px, exponential average) while visible
     lines: list[Line] = field(default_factory=list)  # thin straight parts, followed apart (:mod:`.lines`)
     centre: np.ndarray | None = None  # (2,) float64 (x, y) centroid of the last output mask
+    mover: bool | None = None  # moves on its own, unlike the camera; None until measured
 
 
 @dataclass
@@ -354,6 +363,9 @@ class ClassicSession:
             return None
         area = track.area * self.search_view.scale**2
         post = self._filter(frame)(track.model.posterior(frame.index, key_only=True))
+        # The camera's own motion leaves residuals of a pixel or two; an object on its own
+        # moves several times more than the frame's typical residual.
+        level = None if moving is None else max(cfg.found_motion, 5.0 * float(np.median(moving)))
         region = ((post > 0.6) & ~taken).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
         best, best_area = None, 0
@@ -362,12 +374,11 @@ class ClassicSession:
             if size < cfg.found_fraction * area or size > 3.0 * area or size <= best_area:
                 continue
             candidate = labels == k
+            if track.mover and level is not None and np.median(moving[candidate]) < level:
+                continue  # an object that moves on its own is not found on still background
             if track.model.similarity(frame.index, candidate) >= cfg.found_similarity:
                 best, best_area = candidate, size
         if best is None and moving is not None:
-            # The camera's own motion leaves residuals of a pixel or two; an object on its own
-            # moves several times more than the frame's typical residual.
-            level = max(cfg.found_motion, 5.0 * float(np.median(moving)))
             region = ((moving > level) & ~taken).astype(np.uint8)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
             best_sim = cfg.found_motion_similarity
@@ -385,6 +396,28 @@ class ClassicSession:
                 if best.sum() < cfg.found_motion_fraction * area:  # a sliver (entering the frame, say)
                     best = None
         return None if best is None else self.search_view.paste(best.astype(np.float32), self.full_size)
+
+    def _drifted(self, track: Track, mask: np.ndarray, residual: np.ndarray) -> bool:
+        """Whether an object that moves on its own has been dragged onto the background.
+
+        An occluder that passes in front of an object (a tree trunk before a rider) carries
+        the warped mask away with it, onto a background that may share the object's colours.
+        What gives it away is motion: the object moved unlike the camera, and the mask now
+        moves like it. ``mask`` (H, W) bool is the object's mask on this frame and
+        ``residual`` (H, W) float32 the frame's independent motion (:mod:`.moving`). The
+        first frame tracked after a prompt measures whether the object moves on its own
+        (:attr:`Track.mover`); an object that does not is never judged drifted.
+        """
+        cfg = self.config
+        level = float(np.median(residual[mask]))
+        typical = float(np.median(residual[::4, ::4]))
+        if track.mover is None:
+            track.mover = level >= max(cfg.found_motion, cfg.mover_ratio * typical)
+            return False
+        # Where the camera's motion is not one affine map (parallax, a zoom on a frame the
+        # object fills), nothing moves "like the camera": no judgement.
+        steady = typical < 0.5 * cfg.found_motion
+        return track.mover and steady and level < cfg.drift_ratio * typical + 0.5
 
     def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray) -> tuple[np.ndarray, Frame, View]:
         """Predict a visible object on ``image`` from ``prev_image`` (both (H, W, 3) uint8) in its view.
@@ -454,6 +487,7 @@ class ClassicSession:
                         tracks[o].area = max(tracks[o].area, 1.0)
             for o, m in cond.items():
                 tracks.setdefault(o, self._new_track(o, t))
+                tracks[o].mover = None  # measured again from this prompt on
                 soft[o] = m.astype(np.float32)
                 self._set_in_view(tracks[o], soft[o], image, keyframe=True)
                 if self.config.thin_lines:
@@ -468,10 +502,18 @@ class ClassicSession:
             taken_full = np.zeros(self.full_size, bool)
             for o in cond:
                 taken_full |= cond[o]
+            residual = None  # this frame's independent motion, full resolution, when needed
+            drifted = np.zeros(self.full_size, bool)
             for o in free:
                 s = np.where(taken_full, 0.0, soft[o]).astype(np.float32)
                 tr = tracks[o]
                 area = float((s > 0.5).sum())
+                check = tr.mover is None or (tr.mover and (t - start_frame) % self.config.drift_every == 0)
+                if area >= max(4.0, self.config.lost_fraction * tr.area) and prev_image is not None and check and self.config.found_motion > 0:
+                    residual = independent_motion(image, prev_image) if residual is None else residual
+                    if self._drifted(tr, s > 0.5, residual):
+                        drifted |= s > 0.5
+                        area = 0.0
                 if area < max(4.0, self.config.lost_fraction * tr.area):
                     soft.pop(o)
                     tr.soft = None  # lost: empty until found again
@@ -486,12 +528,13 @@ class ClassicSession:
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft]
             if prev_image is not None and lost:
                 search = search or self._prepare(image, self.search_view)
-                taken = np.zeros(self.search_view.size, bool)
+                taken = self.search_view.crop(drifted.astype(np.float32), cv2.INTER_AREA) > 0.5
                 for s in soft.values():
                     taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
                 moving = None
                 if self.config.found_motion > 0:
-                    moving = self.search_view.crop(independent_motion(image, prev_image), cv2.INTER_AREA)
+                    residual = independent_motion(image, prev_image) if residual is None else residual
+                    moving = self.search_view.crop(residual, cv2.INTER_AREA)
                 for o in lost:
                     found = self._find(tracks[o], search, taken, moving)
                     if found is not None:
