@@ -53,6 +53,19 @@ def test_clicks_stay_on_their_side_and_prompts_are_deterministic():
     assert masks[0].shape == (240, 320) and masks[0].dtype == bool
 
 
+def test_opposite_clicks_close_together_both_stay_on_their_side():
+    from vseg_widgets.engines.classic.interactive import _dot_radii, _enforce_clicks
+
+    # The standard clicker ends up clicking on both sides of an edge a few pixels apart:
+    # each click's dot must stop short of the other, or every click undoes the last.
+    xy = np.array([[100, 50], [106, 50], [30, 30]])
+    labels = np.array([1, 0, 1])
+    mask = _enforce_clicks(np.zeros((120, 160), bool), xy, labels, dot=7)
+    assert mask[50, 100] and not mask[50, 106]
+    assert mask[30, 30 + 7] and not mask[30, 30 + 8]  # a click far from the others: a full dot
+    assert list(_dot_radii(xy, labels, 7)) == [2, 2, 7]
+
+
 def test_geodesic_distance_stops_at_edges():
     image, small, _ = scene()
     seeds = np.zeros(small.shape, bool)

@@ -22,7 +22,8 @@ graph cut; the prompts seed it. What makes clicks converge is how the seeds are 
   :mod:`.click_geodesic`) are marked probably on its side, a fraction of them certainly,
   so a click on a thin or small part does not claim the background around it.
 - **Every click stays a hard seed**, painted into the final full-resolution mask too, so
-  later cuts, resizing and upsampling cannot undo earlier clicks.
+  later cuts, resizing and upsampling cannot undo earlier clicks. A click's dot stops
+  short of the clicks of the other label: two of them close together mark an edge.
 - Clicks given all at once with no previous mask (an undo re-sends the remaining ones) are
   replayed one at a time, so the mask is the one the person saw.
 
@@ -315,15 +316,29 @@ def _dot(h: int, w: int) -> int:
 
 
 def _enforce_clicks(mask: np.ndarray, xy: np.ndarray, lbl: np.ndarray, dot: int) -> np.ndarray:
-    """Paint each click's dot of radius ``dot`` into (H, W) bool ``mask`` on its side.
+    """Paint each click's dot (:func:`_dot_radii`) into (H, W) bool ``mask`` on its side.
 
     ``xy`` (N, 2) int full-resolution pixels. Resizing and the guided upsampling can shift
     an edge by a pixel or two; a click must stay on its side whatever happens.
     """
     paint = mask.astype(np.uint8)
-    for (x, y), label in zip(xy, lbl):
-        cv2.circle(paint, (int(x), int(y)), dot, int(label == 1), -1)
+    for (x, y), label, radius in zip(xy, lbl, _dot_radii(xy, lbl, dot)):
+        cv2.circle(paint, (int(x), int(y)), radius, int(label == 1), -1)
     return paint > 0
+
+
+def _dot_radii(xy: np.ndarray, lbl: np.ndarray, dot: int) -> np.ndarray:
+    """(N,) int radius of each click's certain dot: ``dot``, but under half the way to the
+    nearest click of the other label. Two such clicks close together say that the edge runs
+    between them; full dots would each cover the other side of it, and every click would
+    undo the last one. ``xy`` (N, 2) int pixels, ``lbl`` (N,) int."""
+    radii = np.full(len(xy), dot)
+    for i in range(len(xy)):
+        other = xy[lbl != lbl[i]]
+        if len(other):
+            gap = float(np.hypot(*(other - xy[i]).T).min())
+            radii[i] = int(np.clip(gap / 2 - 1, 1, dot))
+    return radii
 
 
 def _grabcut(small: np.ndarray, seed: np.ndarray, cue: np.ndarray | None = None) -> None:
@@ -400,8 +415,9 @@ def _seed_clicks(
         balls[i] = _geodesic_ball(costs, xy[i], dot, radius)
         seed[balls[i][0]][balls[i][1] <= radius] = side
     # Hard seeds last, so that no probable region overwrites a click.
+    dots = _dot_radii(xy, lbl, dot)
     for i, core in hard:
-        cv2.circle(seed, tuple(int(v) for v in xy[i]), dot, cv2.GC_FGD if lbl[i] == 1 else cv2.GC_BGD, -1)
+        cv2.circle(seed, tuple(int(v) for v in xy[i]), int(dots[i]), cv2.GC_FGD if lbl[i] == 1 else cv2.GC_BGD, -1)
         if i in balls and core > dot:
             seed[balls[i][0]][balls[i][1] <= core] = cv2.GC_FGD if lbl[i] == 1 else cv2.GC_BGD
 
