@@ -449,11 +449,15 @@ def test_lost_object_is_found_again_by_its_own_motion_where_colours_do_not_tell(
     assert found is not None and iou(found > 0.5, truth) > 0.8
 
 
-def _trunk_scene(frames=36, h=240, w=320, pan=5, trunk_speed=12, seed=3):
-    """A rider the camera follows (still in the frame) before a wall painted in the rider's
-    own colours, which pans by; a trunk, nearer than the wall, crosses in front of the
-    rider faster than the wall (frames 10-21). Returns the (T, H, W, 3) uint8 video and
-    the rider's (H, W) bool masks (T of them)."""
+def _rider_scene(frames=36, h=240, w=320, pan=5, trunk_speed=12, stop=None, seed=3):
+    """A rider the camera follows (still in the frame) before a wall that pans by.
+
+    With ``stop`` None, the wall is painted in the rider's own colours and a trunk, nearer
+    than the wall, crosses in front of the rider faster than the wall (frames 10-21);
+    otherwise the wall has other colours and from frame ``stop`` on the rider stands still
+    (moves with the wall). Returns the (T, H, W, 3) uint8 video and the rider's (H, W) bool
+    masks (T of them).
+    """
     rng = np.random.default_rng(seed)
     palette = np.array([(200, 60, 40), (240, 230, 220), (40, 120, 200), (230, 180, 30), (60, 160, 70)], np.uint8)
 
@@ -461,38 +465,50 @@ def _trunk_scene(frames=36, h=240, w=320, pan=5, trunk_speed=12, seed=3):
         cells = colours[rng.integers(0, len(colours), (height // cell + 1, width // cell + 1))]
         return np.kron(cells, np.ones((cell, cell, 1), np.uint8))[:height, :width]
 
-    wall = cv2.GaussianBlur(patches(h, w + pan * frames, palette, 16), (0, 0), 1.5)
+    wall = cv2.GaussianBlur(patches(h, w + pan * frames, palette if stop is None else palette[2:], 16), (0, 0), 1.5)
     rider = cv2.GaussianBlur(patches(60, 50, palette[:2], 8), (0, 0), 1.0)
     video, masks = [], []
     for t in range(frames):
         image = wall[:, pan * t : pan * t + w].copy()
         mask = np.zeros((h, w), bool)
-        image[90:150, 135:185], mask[90:150, 135:185] = rider, True
-        x0, x1 = max(0, w + 20 - trunk_speed * t), max(0, w + 50 - trunk_speed * t)
-        image[:, x0:x1], mask[:, x0:x1] = (70, 50, 30), False
+        x = 135 - (0 if stop is None else pan * max(0, t - stop))
+        image[90:150, x : x + 50], mask[90:150, x : x + 50] = rider, True
+        if stop is None:
+            x0, x1 = max(0, w + 20 - trunk_speed * t), max(0, w + 50 - trunk_speed * t)
+            image[:, x0:x1], mask[:, x0:x1] = (70, 50, 30), False
         video.append(image)
         masks.append(mask)
     return np.stack(video), masks
 
 
+def _track_rider(video, mask, config):
+    session = ClassicEngine(config).init_session(vw.video.ArrayVideo(video))
+    session.add_prompt(0, 1, mask=mask)
+    return {t: m[1] for t, m in session.propagate(0)}
+
+
 def test_object_dragged_off_by_an_occluder_is_found_again_by_its_own_motion():
     from vseg_widgets.engines.classic import TrackerConfig
 
-    video, masks = _trunk_scene()
-
-    def track(config):
-        session = ClassicEngine(config).init_session(vw.video.ArrayVideo(video))
-        session.add_prompt(0, 1, mask=masks[0])
-        return {t: m[1] for t, m in session.propagate(0)}
-
+    video, masks = _rider_scene()
     after_trunk = range(22, len(video))
     # Without the check the trunk carries the mask onto the wall, which has the rider's
     # colours, and it stays there: the scene is a real test.
-    blind = track(TrackerConfig(mover_ratio=np.inf))
+    blind = _track_rider(video, masks[0], TrackerConfig(mover_ratio=np.inf))
     assert np.mean([iou(blind[t], masks[t]) for t in after_trunk]) < 0.2
-    # The rider moved unlike the camera, the mask now moves like it: lost, and found again.
-    out = track(TrackerConfig())
+    # The rider moved unlike the camera, the mask now moves like it: searched, found again.
+    out = _track_rider(video, masks[0], TrackerConfig())
     assert np.mean([iou(out[t], masks[t]) for t in after_trunk]) > 0.75
+
+
+def test_object_that_stops_moving_keeps_its_mask():
+    from vseg_widgets.engines.classic import TrackerConfig
+
+    video, masks = _rider_scene(frames=30, stop=10)
+    out = _track_rider(video, masks[0], TrackerConfig())
+    # From frame 10 its mask moves like the camera, as a drifted one would; but nothing
+    # moving elsewhere looks like it, so it stays.
+    assert min(iou(out[t], masks[t]) for t in range(10, 30)) > 0.9
 
 
 def test_drift_is_judged_only_for_objects_that_move_on_their_own_under_a_steady_camera():

@@ -33,9 +33,11 @@ with its keyframe colour model until a
 region that looks like it and is about its size shows up; where no region has its colours
 alone (a rider in front of a wall as colourful), a region about its size that moves on
 its own, unlike the camera (:mod:`.moving`), and has colours not unlike it, is taken.
-An object that moves on its own is also lost when its mask starts to move like the camera
-(:meth:`ClassicSession._drifted`): an occluder has dragged it onto the background, and
-then it is not re-found on a region that stands still either.
+An object that moves on its own and whose mask starts to move like the camera
+(:meth:`ClassicSession._drifted`) has either stopped or been dragged onto the background
+by an occluder: it is searched for as if lost, and moved to what is found, if anything (a
+region that moves on its own, with its colours); such an object is not re-found on a
+region that stands still either.
 A sharp change of the colour histogram between frames is a scene cut: every object is
 lost rather than dragged onto the new shot.
 """
@@ -503,7 +505,7 @@ class ClassicSession:
             for o in cond:
                 taken_full |= cond[o]
             residual = None  # this frame's independent motion, full resolution, when needed
-            drifted = np.zeros(self.full_size, bool)
+            drifted = []  # objects whose masks may have been dragged onto the background
             for o in free:
                 s = np.where(taken_full, 0.0, soft[o]).astype(np.float32)
                 tr = tracks[o]
@@ -512,8 +514,7 @@ class ClassicSession:
                 if area >= max(4.0, self.config.lost_fraction * tr.area) and prev_image is not None and check and self.config.found_motion > 0:
                     residual = independent_motion(image, prev_image) if residual is None else residual
                     if self._drifted(tr, s > 0.5, residual):
-                        drifted |= s > 0.5
-                        area = 0.0
+                        drifted.append(o)
                 if area < max(4.0, self.config.lost_fraction * tr.area):
                     soft.pop(o)
                     tr.soft = None  # lost: empty until found again
@@ -524,11 +525,13 @@ class ClassicSession:
                         views[o] = (search, self.search_view)
                     frame, view = views[o]
                     self._set(tr, s, frame.index, view)
-            # Search for lost objects (not on the first frame of a pass, nothing moved yet).
-            lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft]
+            # Search for lost objects (not on the first frame of a pass, nothing moved yet), and
+            # for drifted ones away from their masks: one that has merely stopped moving is
+            # not found moving elsewhere, and keeps its mask.
+            lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft] + drifted
             if prev_image is not None and lost:
                 search = search or self._prepare(image, self.search_view)
-                taken = self.search_view.crop(drifted.astype(np.float32), cv2.INTER_AREA) > 0.5
+                taken = np.zeros(self.search_view.size, bool)
                 for s in soft.values():
                     taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
                 moving = None
