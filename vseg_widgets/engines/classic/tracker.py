@@ -11,6 +11,8 @@ budget for large ones:
 2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour);
    near the contour, where it is unsure, local per-window models fitted on the previous
    frame (:mod:`.local`, Video SnapCut's idea) tell the object from its nearby background.
+   A small classifier learned on the prompt from colour *and texture* (:mod:`.texture`)
+   adds its say, for where the colours are shared but the texture is not.
 3. **Moving like the background.** Where the object moves differently from its
    surroundings, pixels whose flow follows the background's (affine) motion are pushed
    out (:mod:`.motion`): this is what keeps look-alike background (same colours) away.
@@ -44,6 +46,7 @@ lost rather than dragged onto the new shot.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import cv2
@@ -57,6 +60,7 @@ from .local import LocalColour, lab_float
 from .motion import motion_logit
 from .moving import independent_motion
 from .refine import GuidedFilter
+from .texture import PixelClassifier
 from .view import View, around, whole
 
 
@@ -74,6 +78,7 @@ class TrackerConfig:
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
+    texture_weight: float = 0.3  # weight of the colour-and-texture classifier's log-odds (:mod:`.texture`; 0: off)
     reach: float = 0.12  # how far (x sqrt(area)) a mask may grow beyond its warped self
     guided_radius: int = 3
     guided_eps: float = 2e-3
@@ -113,6 +118,7 @@ class Track:
     area: float = 0.0  # recent area (full-resolution px, exponential average) while visible
     lines: list[Line] = field(default_factory=list)  # thin straight parts, followed apart (:mod:`.lines`)
     centre: np.ndarray | None = None  # (2,) float64 (x, y) centroid of the last output mask
+    classifier: PixelClassifier | None = None  # colour and texture, learned on the nearest prompt
     mover: bool | None = None  # moves on its own, unlike the camera; None until measured
 
 
@@ -168,6 +174,9 @@ class ClassicSession:
         self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
         self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
+        # (obj, frame) -> (digest of the prompted mask, the classifier learned on it): a
+        # correction re-propagates, and need not learn again from an unchanged prompt.
+        self._classifiers: dict[tuple[int, int], tuple[bytes, PixelClassifier]] = {}
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
         self._last_motion: tuple[int | None, np.ndarray | None] = (None, None)  # frame, its motion
 
@@ -210,10 +219,12 @@ class ClassicSession:
     def remove_object(self, obj_id: int) -> None:
         for per_frame in (*self._conditioning.values(), *self._tracked.values()):
             per_frame.pop(obj_id, None)
+        self._classifiers = {key: value for key, value in self._classifiers.items() if key[0] != obj_id}
 
     def reset(self) -> None:
         self._conditioning.clear()
         self._tracked.clear()
+        self._classifiers.clear()
 
     # -- resolution -------------------------------------------------------------------
     def _prepare(self, image: np.ndarray, view: View) -> Frame:
@@ -255,7 +266,25 @@ class ClassicSession:
             view = self._view(self._conditioning[f][obj].astype(np.float32))
             mask = view.crop(self._conditioning[f][obj].astype(np.float32)) > 0.5
             model.add_keyframe(colour_index(view.crop(self.video[f])), mask, self._band(mask.sum()))
-        return Track(model)
+        classifier = self._classifier(obj, frames[0]) if frames and self.config.texture_weight > 0 else None
+        return Track(model, classifier=classifier)
+
+    def _classifier(self, obj: int, frame: int) -> PixelClassifier:
+        """The object's colour-and-texture classifier, learned on its prompt on ``frame``: its
+        mask against a band around it, in its view (the resolution it is tracked at)."""
+        prompt = self._conditioning[frame][obj]
+        digest = hashlib.blake2b(np.packbits(prompt).tobytes(), digest_size=16).digest()
+        known = self._classifiers.get((obj, frame))
+        if known is not None and known[0] == digest:
+            return known[1]
+        view = self._view(prompt.astype(np.float32))
+        mask = view.crop(prompt.astype(np.float32)) > 0.5
+        k = 2 * self._band(mask.sum()) + 1
+        near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+        classifier = PixelClassifier()
+        classifier.fit(self._prepare(self.video[frame], view).lab, mask, near & ~mask)
+        self._classifiers[(obj, frame)] = (digest, classifier)
+        return classifier
 
     def _set_in_view(self, track: Track, soft: np.ndarray, image: np.ndarray, keyframe: bool = False) -> None:
         """:meth:`_set` for a mask that comes without a view (prompt, re-find): its own view."""
@@ -306,6 +335,10 @@ class ClassicSession:
         colour_logit = np.log(colour / (1 - colour))
         if cfg.local_weight > 0:
             self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
+        # Objects move continuously: nothing far outside the warped mask can be the object.
+        reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
+        if track.classifier is not None and track.classifier.ready:
+            colour_logit += cfg.texture_weight * track.classifier.logit(frame.lab, reach)
         logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         if cfg.motion_cue_weight > 0:
             inside = warped > 0.5
@@ -316,9 +349,7 @@ class ClassicSession:
                                positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
             if cue is not None:
                 logit += cfg.motion_cue_weight * cue
-        # Objects move continuously: nothing far outside the warped mask can be the object.
-        reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk)
-        logit[reach == 0] = -8.0
+        logit[~reach] = -8.0
         prob = 1.0 / (1.0 + np.exp(-logit))
         out = self._filter(frame)(prob.astype(np.float32))
         out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)

@@ -1,0 +1,112 @@
+"""A per-object pixel classifier on colour and texture, learned online with torch.
+
+The colour histograms (:mod:`.appearance`) see one pixel's colour. But a dog and the dry
+grass it walks on, grey trousers and a grey crowd, a white car and white smoke share
+colours, not the texture around them (smooth fur against grass stalks, fabric against a
+patchwork of faces, a sharp-edged panel against soft smoke). Each pixel is described by
+its neighbourhood: its Lab colour, and at three scales the gradient magnitude and the
+local contrast of L and the mean a and b around it. A small MLP learns, on a prompted
+frame, to tell the object's pixels from those of a band around it, the way OSVOS
+fine-tunes on the first frame, but from scratch: no pretrained weights. Learned on the
+first frame of a DAVIS dev sequence, it tells the object from a band around it on later
+frames (per-pixel AUC) better than the colour histograms on 5 of 6 sequences tried
+(cows 0.91 -> 0.98, drift-chicane 0.62 -> 0.86) and about as well on breakdance.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+SCALES = (1.0, 2.0, 4.0)  # px (work resolution): the neighbourhoods texture is measured over
+CHANNELS = 3 + 4 * len(SCALES)
+MARGIN = int(6 * max(SCALES))  # px a crop needs around what it scores, for the widest blur
+HIDDEN = 32  # units per hidden layer
+STEPS = 200  # Adam steps on the prompted frame
+BATCH = 4096  # pixels per step
+CLIP = 6.0  # the log-odds are clipped to +-this
+
+
+def features(lab: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32 Lab (L 0..100, as :func:`.local.lab_float` gives) -> (h, w,
+    CHANNELS) float32: L, a, b, then per scale the gradient magnitude of L (x the scale, so
+    that a step weighs the same at every scale), the standard deviation of L around the
+    pixel, and the mean a and b there; all divided by 100."""
+    lab = lab * np.float32(0.01)
+    lightness = np.ascontiguousarray(lab[..., 0])
+    out = np.empty(lab.shape[:2] + (CHANNELS,), np.float32)
+    out[..., :3] = lab
+    for k, s in enumerate(SCALES):
+        c = 3 + 4 * k
+        blurred = cv2.GaussianBlur(lightness, (0, 0), s)
+        gx, gy = cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
+        out[..., c] = np.sqrt(gx * gx + gy * gy) * s
+        mean = cv2.GaussianBlur(lightness, (0, 0), 2 * s)
+        out[..., c + 1] = np.sqrt(np.maximum(cv2.GaussianBlur(lightness * lightness, (0, 0), 2 * s) - mean * mean, 0.0))
+        out[..., c + 2 : c + 4] = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 1:]), (0, 0), 2 * s)
+    return out
+
+
+def box_around(where: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns of (h, w) bool ``where``'s bounding box grown by MARGIN (clipped):
+    the crop whose :func:`features` are exact over ``where``; None when it is empty."""
+    rows, cols = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
+    if len(rows) == 0:
+        return None
+    h, w = where.shape
+    return (slice(max(0, rows[0] - MARGIN), min(h, rows[-1] + 1 + MARGIN)),
+            slice(max(0, cols[0] - MARGIN), min(w, cols[-1] + 1 + MARGIN)))
+
+
+class PixelClassifier:
+    """Tells one object's pixels from its surroundings' by colour and texture."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed  # training draws its batches and weights from this: same prompt, same model
+        self.net: torch.nn.Module | None = None
+        self.mean = np.zeros(CHANNELS, np.float32)
+        self.scale = np.ones(CHANNELS, np.float32)
+
+    @property
+    def ready(self) -> bool:
+        return self.net is not None
+
+    def fit(self, lab: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> None:
+        """Learn from one frame: (h, w, 3) float32 Lab ``lab``, (h, w) bool ``inside`` (the
+        object) and ``outside`` (background near it). Each side weighs half, whatever its
+        size. Does nothing when a side is empty."""
+        if not inside.any() or not outside.any():
+            return
+        feats = features(lab)
+        x = np.concatenate([feats[inside], feats[outside]])
+        y = np.zeros(len(x), np.float32)
+        y[: int(inside.sum())] = 1.0
+        self.mean, self.scale = x.mean(0), x.std(0) + np.float32(1e-3)
+        torch.manual_seed(self.seed)
+        draw = torch.Generator().manual_seed(self.seed)
+        net = torch.nn.Sequential(torch.nn.Linear(CHANNELS, HIDDEN), torch.nn.ReLU(),
+                                  torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
+        xt, yt = torch.from_numpy((x - self.mean) / self.scale), torch.from_numpy(y)
+        weight = torch.where(yt > 0, 0.5 * len(y) / y.sum(), 0.5 * len(y) / (len(y) - y.sum()))
+        optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(STEPS):
+            batch = torch.randint(0, len(y), (BATCH,), generator=draw)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt[batch])[:, 0], yt[batch], weight=weight[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        self.net = net.eval()
+
+    def logit(self, lab: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """(h, w) float32 log-odds for the object, from (h, w, 3) float32 Lab ``lab``, at the
+        (h, w) bool pixels ``where`` (0 elsewhere); clipped to +-CLIP."""
+        out = np.zeros(where.shape, np.float32)
+        crop = box_around(where)
+        if crop is None or self.net is None:
+            return out
+        pixels = features(lab[crop])[where[crop]]
+        with torch.no_grad():
+            z = self.net(torch.from_numpy((pixels - self.mean) / self.scale))[:, 0].numpy()
+        out[where] = np.clip(z, -CLIP, CLIP)
+        return out
