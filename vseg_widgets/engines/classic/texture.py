@@ -15,9 +15,13 @@ frames (per-pixel AUC) better than the colour histograms on 5 of 6 sequences tri
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SCALES = (1.0, 2.0, 4.0)  # px (work resolution): the neighbourhoods texture is measured over
 CHANNELS = 3 + 4 * len(SCALES)
@@ -78,6 +82,8 @@ class PixelClassifier:
         size. Does nothing when a side is empty."""
         if not inside.any() or not outside.any():
             return
+        import torch  # heavy: imported when the first object is tracked, not with the package
+
         feats = features(lab)
         x = np.concatenate([feats[inside], feats[outside]])
         y = np.zeros(len(x), np.float32)
@@ -105,6 +111,8 @@ class PixelClassifier:
         crop = box_around(where)
         if crop is None or self.net is None:
             return out
+        import torch
+
         pixels = features(lab[crop])[where[crop]]
         with torch.no_grad():
             z = self.net(torch.from_numpy((pixels - self.mean) / self.scale))[:, 0].numpy()
