@@ -74,7 +74,8 @@ class TrackerConfig:
     view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
-    flow_finest_scale: int = 0  # both flows computed down to the view's own resolution
+    flow_finest_scale: int = 0  # the flow that carries the masks: down to the view's own resolution
+    check_finest_scale: int = 1  # the one that only checks it: a level coarser (:class:`.flow.FlowField`)
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
@@ -172,7 +173,7 @@ class ClassicSession:
         h, w = video.height, video.width
         self.full_size = (h, w)
         self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
-        self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale)
+        self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale, config.check_finest_scale)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         # (obj, frame) -> (digest of the prompted mask, the classifier learned on it): a
         # correction re-propagates, and need not learn again from an unchanged prompt.
