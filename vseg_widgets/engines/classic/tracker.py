@@ -105,7 +105,7 @@ class TrackerConfig:
     mover_ratio: float = 5.0  # an object moves on its own when its mask's residual motion is at least
     # found_motion and this x the frame's typical one, on the first frame it is tracked
     drift_ratio: float = 2.0  # such an object whose mask moves less than this x the frame's typical
-    # residual (+0.5 px) has been dragged onto the background: it is lost and searched again
+    # residual (+0.5 px) may have been dragged onto the background: it is searched for elsewhere
     drift_every: int = 3  # frames between those checks (each costs a whole-frame flow, ~14 ms)
     thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
 
