@@ -76,3 +76,14 @@ def test_session_learns_once_per_prompt():
     assert session._new_track(1, 0).classifier is not first  # a changed prompt: learned again
     session.remove_object(1)
     assert not session._classifiers
+
+
+def test_learning_leaves_the_notebooks_torch_random_state_alone():
+    import torch
+
+    image, disk = same_colours_other_texture(0)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    PixelClassifier().fit(lab_float(image.astype(np.float32) / 255), disk, ~disk)
+    assert torch.equal(torch.rand(3), expected)

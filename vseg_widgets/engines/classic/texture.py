@@ -87,10 +87,13 @@ class PixelClassifier:
         y = np.zeros(len(x), np.float32)
         y[: int(inside.sum())] = 1.0
         self.mean, self.scale = x.mean(0), x.std(0) + np.float32(1e-3)
-        torch.manual_seed(self.seed)
         draw = torch.Generator().manual_seed(self.seed)
-        net = torch.nn.Sequential(torch.nn.Linear(CHANNELS, HIDDEN), torch.nn.ReLU(),
-                                  torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
+        # The layers draw their initial weights from torch's global generator: seed it for
+        # them only, leaving the notebook's own torch random state as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = torch.nn.Sequential(torch.nn.Linear(CHANNELS, HIDDEN), torch.nn.ReLU(),
+                                      torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
         xt, yt = torch.from_numpy((x - self.mean) / self.scale), torch.from_numpy(y)
         weight = torch.where(yt > 0, 0.5 * len(y) / y.sum(), 0.5 * len(y) / (len(y) - y.sum()))
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)

@@ -102,8 +102,8 @@ class TrackerConfig:
     found_motion: float = 3.0  # px (full res): a lost object may be re-found as a region moving this much on its own (0: off)
     found_motion_similarity: float = 0.4  # ... whose colours match the keyframe's at least this well (Bhattacharyya)
     found_motion_fraction: float = 0.5  # ... and at least this x its last known area (a sliver is left to the colours)
-    mover_ratio: float = 5.0  # an object moves on its own when its mask's residual motion is at least
-    # found_motion and this x the frame's typical one, on the first frame it is tracked
+    mover_ratio: float = 5.0  # a region moves on its own when its residual motion is at least
+    # found_motion and this x the frame's typical one (an object: on the first frame it is tracked)
     drift_ratio: float = 2.0  # such an object whose mask moves less than this x the frame's typical
     # residual (+0.5 px) may have been dragged onto the background: it is searched for elsewhere
     drift_every: int = 3  # frames between those checks (each costs a whole-frame flow, ~14 ms)
@@ -397,9 +397,7 @@ class ClassicSession:
             return None
         area = track.area * self.search_view.scale**2
         post = self._filter(frame)(track.model.posterior(frame.index, key_only=True))
-        # The camera's own motion leaves residuals of a pixel or two; an object on its own
-        # moves several times more than the frame's typical residual.
-        level = None if moving is None else max(cfg.found_motion, 5.0 * float(np.median(moving)))
+        level = None if moving is None else self._own_motion_level(float(np.median(moving)))
         region = ((post > 0.6) & ~taken).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
         best, best_area = None, 0
@@ -431,6 +429,12 @@ class ClassicSession:
                     best = None
         return None if best is None else self.search_view.paste(best.astype(np.float32), self.full_size)
 
+    def _own_motion_level(self, typical: float) -> float:
+        """Residual motion (px) from which a region moves on its own, in a frame whose
+        typical residual is ``typical`` px. The camera's own motion leaves residuals of a
+        pixel or two; an object on its own moves several times more."""
+        return max(self.config.found_motion, self.config.mover_ratio * typical)
+
     def _drifted(self, track: Track, mask: np.ndarray, residual: np.ndarray) -> bool:
         """Whether an object that moves on its own has been dragged onto the background.
 
@@ -446,7 +450,7 @@ class ClassicSession:
         level = float(np.median(residual[mask]))
         typical = float(np.median(residual[::4, ::4]))
         if track.mover is None:
-            track.mover = level >= max(cfg.found_motion, cfg.mover_ratio * typical)
+            track.mover = level >= self._own_motion_level(typical)
             return False
         # Where the camera's motion is not one affine map (parallax, a zoom on a frame the
         # object fills), nothing moves "like the camera": no judgement.
@@ -541,13 +545,13 @@ class ClassicSession:
             for o in free:
                 s = np.where(taken_full, 0.0, soft[o]).astype(np.float32)
                 tr = tracks[o]
-                area = float((s > 0.5).sum())
+                visible = (s > 0.5).sum() >= max(4.0, self.config.lost_fraction * tr.area)
                 check = tr.mover is None or (tr.mover and (t - start_frame) % self.config.drift_every == 0)
-                if area >= max(4.0, self.config.lost_fraction * tr.area) and prev_image is not None and check and self.config.found_motion > 0:
+                if visible and check and prev_image is not None and self.config.found_motion > 0:
                     residual = independent_motion(image, prev_image) if residual is None else residual
                     if self._drifted(tr, s > 0.5, residual):
                         drifted.append(o)
-                if area < max(4.0, self.config.lost_fraction * tr.area):
+                if not visible:
                     soft.pop(o)
                     tr.soft = None  # lost: empty until found again
                 else:
