@@ -87,3 +87,16 @@ def test_learning_leaves_the_notebooks_torch_random_state_alone():
     torch.manual_seed(5)
     PixelClassifier().fit(lab_float(image.astype(np.float32) / 255), disk, ~disk)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_learning_leaves_the_notebooks_torch_thread_count_alone():
+    import torch
+
+    image, disk = same_colours_other_texture(0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        PixelClassifier().fit(lab_float(image.astype(np.float32) / 255), disk, ~disk)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -97,12 +97,20 @@ class PixelClassifier:
         xt, yt = torch.from_numpy((x - self.mean) / self.scale), torch.from_numpy(y)
         weight = torch.where(yt > 0, 0.5 * len(y) / y.sum(), 0.5 * len(y) / (len(y) - y.sum()))
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
-        for _ in range(STEPS):
-            batch = torch.randint(0, len(y), (BATCH,), generator=draw)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt[batch])[:, 0], yt[batch], weight=weight[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+        # One thread: the net is too small to gain much from two (0.19 against 0.26 s on an
+        # idle 2-core machine), and when anything else keeps a core busy (the browser
+        # playing the video) torch's spinning threads make it 2-4x slower instead.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for _ in range(STEPS):
+                batch = torch.randint(0, len(y), (BATCH,), generator=draw)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt[batch])[:, 0], yt[batch], weight=weight[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        finally:
+            torch.set_num_threads(threads)
         self.layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in net if isinstance(m, torch.nn.Linear)]
 
     def logit(self, lab: np.ndarray, where: np.ndarray) -> np.ndarray:
