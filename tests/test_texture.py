@@ -1,5 +1,8 @@
 """The colour-and-texture pixel classifier of the classic engine (engines/classic/texture.py)."""
 
+import subprocess
+import sys
+
 import numpy as np
 
 import vseg_widgets as vw
@@ -100,3 +103,22 @@ def test_learning_leaves_the_notebooks_torch_thread_count_alone():
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_opening_a_video_loads_torch_in_the_background():
+    # In a fresh interpreter: importing the package leaves torch out (it is heavy), and
+    # opening a video with the classic engine loads it on a background thread, so that the
+    # first propagation does not wait ~1.5 s for it.
+    code = """
+import sys
+import vseg_widgets as vw
+from vseg_widgets.engines.classic import ClassicEngine, texture
+assert "torch" not in sys.modules, "importing vseg_widgets imported torch"
+video, _ = vw.datasets.synthetic()
+ClassicEngine().init_session(video)
+assert texture._warm_up is not None and texture._warm_up.daemon
+texture._warm_up.join(120)
+assert "torch._dynamo" in sys.modules, "the optimiser's machinery was not loaded"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr

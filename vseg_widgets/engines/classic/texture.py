@@ -15,6 +15,8 @@ frames (per-pixel AUC) better than the colour histograms on 5 of 6 sequences tri
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -25,6 +27,26 @@ HIDDEN = 32  # units per hidden layer
 STEPS = 200  # Adam steps on the prompted frame
 BATCH = 4096  # pixels per step
 CLIP = 6.0  # the log-odds are clipped to +-this
+
+
+_warm_up: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Load torch in the background, once per process, so that learning the first classifier
+    does not wait for it: importing torch and building the first optimiser (whose first use
+    imports torch's compiler) take about 1.5 s. Called when an object is prompted, while the
+    person is still clicking; a fit that starts sooner waits for the import, as any import."""
+    global _warm_up
+    if _warm_up is None:
+        _warm_up = threading.Thread(target=_load_torch, name="vseg-load-torch", daemon=True)
+        _warm_up.start()
+
+
+def _load_torch() -> None:
+    import torch
+
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
 def features(lab: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ from .local import LocalColour, lab_float
 from .motion import motion_logit
 from .moving import independent_motion
 from .refine import GuidedFilter
-from .texture import PixelClassifier
+from .texture import PixelClassifier, warm_up
 from .view import View, around, whole
 
 
@@ -180,6 +180,8 @@ class ClassicSession:
         self._classifiers: dict[tuple[int, int], tuple[bytes, PixelClassifier]] = {}
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
         self._last_motion: tuple[int | None, np.ndarray | None] = (None, None)  # frame, its motion
+        if config.texture_weight > 0:
+            warm_up()  # propagating will learn classifiers with torch: load it while the person looks
 
     # -- prompts ----------------------------------------------------------------------
     def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
