@@ -141,6 +141,15 @@ def colour_histogram(image: np.ndarray) -> np.ndarray:
     return cv2.normalize(hist, None).ravel()
 
 
+def compete(soft: dict[int, np.ndarray], objects: list[int]) -> None:
+    """Each pixel to the most probable of ``objects``: elsewhere their (h, w) float32
+    ``soft`` masks are capped just below 0.5 (in place), so no two objects hold a pixel."""
+    if len(objects) > 1:
+        best = np.stack([soft[o] for o in objects]).argmax(0)
+        for k, o in enumerate(objects):
+            soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
+
+
 def drop_detached(soft: np.ndarray, reach: int, fraction: float) -> np.ndarray:
     """Clear the small parts of (h, w) float32 ``soft`` that lie away from its main part.
 
@@ -492,8 +501,72 @@ class ClassicSession:
                     masks[o] = m | (draw(tr.lines, self.full_size) & ~others)
             tr.centre = centre
 
+    def _take_known(self, tracks: dict[int, Track], soft: dict[int, np.ndarray], earlier: dict[int, dict],
+                    cond: dict[int, np.ndarray], image: np.ndarray, t: int) -> None:
+        """Start (or restart) tracking from what is known on frame ``t``: the masks an earlier
+        pass left there (``earlier``, RLE, on the pass's first frame) and the prompts
+        (``cond``, (H, W) bool). Sets ``tracks`` and ``soft`` in place; ``image`` is the frame."""
+        for o, rle in earlier.items():
+            tracks.setdefault(o, self._new_track(o, t))
+            m = decode(rle)
+            if m.any():
+                soft[o] = m.astype(np.float32)
+                self._set_in_view(tracks[o], soft[o], image, keyframe=True)
+            else:
+                tracks[o].area = max(tracks[o].area, 1.0)
+        for o, m in cond.items():
+            tracks.setdefault(o, self._new_track(o, t))
+            tracks[o].mover = None  # measured again from this prompt on
+            soft[o] = m.astype(np.float32)
+            self._set_in_view(tracks[o], soft[o], image, keyframe=True)
+            if self.config.thin_lines:
+                tracks[o].lines = find_lines(m, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+
+    def _search(self, lost: list[int], tracks: dict[int, Track], soft: dict[int, np.ndarray], image: np.ndarray,
+                search: Frame, residual: np.ndarray | None) -> None:
+        """Look for the ``lost`` objects in the whole frame (:meth:`_find`), away from what the
+        other objects hold; one found goes into ``soft`` (in place) and its track is set.
+
+        ``image`` (H, W, 3) uint8 is the frame, ``search`` the frame prepared for
+        :attr:`search_view`, ``residual`` (H, W) float32 its independent motion or None.
+        """
+        taken = np.zeros(self.search_view.size, bool)
+        for s in soft.values():
+            taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
+        moving = None if residual is None else self.search_view.crop(residual, cv2.INTER_AREA)
+        for o in lost:
+            found = self._find(tracks[o], search, taken, moving)
+            if found is not None:
+                soft[o] = found
+                self._set_in_view(tracks[o], found, image)
+                taken |= self.search_view.crop(found, cv2.INTER_AREA) > 0.5
+
+    def _output(self, tracks: dict[int, Track], soft: dict[int, np.ndarray], cond: dict[int, np.ndarray],
+                prompted: np.ndarray) -> dict[int, np.ndarray]:
+        """The frame's (H, W) bool mask of every tracked object: prompted objects (``cond``)
+        exactly as prompted, the others from their ``soft`` masks, one object per pixel, off
+        the ``prompted`` (H, W) bool pixels; empty for an object lost here."""
+        masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
+        if cond:
+            masks = {o: m & ~prompted for o, m in masks.items()}
+            masks.update(cond)
+        for o in tracks:
+            if o not in masks:
+                masks[o] = np.zeros(self.full_size, bool)
+        return masks
+
     # -- propagation ------------------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
+        """Track every object from ``start_frame`` on, forward or backward; yields (t, {obj:
+        (H, W) bool mask}) frame by frame.
+
+        Each frame: a scene cut loses every object, otherwise each visible one is predicted
+        in its view (:meth:`_step`); prompts, and on the first frame what an earlier pass
+        left, take over (:meth:`_take_known`); objects compete for pixels (:func:`compete`);
+        an object that shrank away is lost, and one that moves like the camera when it
+        should not is flagged (:meth:`_drifted`); lost and flagged objects are searched for
+        (:meth:`_search`); the masks go out (:meth:`_output`) with their thin lines drawn in.
+        """
         step = -1 if reverse else 1
         stop = -1 if reverse else len(self.video)
         tracks: dict[int, Track] = {}
@@ -514,31 +587,10 @@ class ClassicSession:
             elif prev_image is not None:
                 for o in visible:
                     soft[o], *views[o] = self._step(tracks[o], image, prev_image)
-            # Objects known here: prompts, and (at the start) what an earlier run left.
-            known = dict(self._tracked.get(t, {})) if t == start_frame else {}
-            for o, rle in known.items():
-                if o not in cond:
-                    tracks.setdefault(o, self._new_track(o, t))
-                    m = decode(rle)
-                    if m.any():
-                        soft[o] = m.astype(np.float32)
-                        self._set_in_view(tracks[o], soft[o], image, keyframe=True)
-                    else:
-                        tracks[o].area = max(tracks[o].area, 1.0)
-            for o, m in cond.items():
-                tracks.setdefault(o, self._new_track(o, t))
-                tracks[o].mover = None  # measured again from this prompt on
-                soft[o] = m.astype(np.float32)
-                self._set_in_view(tracks[o], soft[o], image, keyframe=True)
-                if self.config.thin_lines:
-                    tracks[o].lines = find_lines(m, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-            # Competition between tracked objects: each pixel to the most probable one.
+            earlier = self._tracked.get(t, {}) if t == start_frame else {}
+            self._take_known(tracks, soft, {o: rle for o, rle in earlier.items() if o not in cond}, cond, image, t)
             free = [o for o in soft if o not in cond]
-            if len(free) > 1:
-                stack = np.stack([soft[o] for o in free])
-                best = stack.argmax(0)
-                for k, o in enumerate(free):
-                    soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
+            compete(soft, free)
             taken_full = np.zeros(self.full_size, bool)
             for o in cond:
                 taken_full |= cond[o]
@@ -569,26 +621,10 @@ class ClassicSession:
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft] + drifted
             if prev_image is not None and lost:
                 search = search or self._prepare(image, self.search_view)
-                taken = np.zeros(self.search_view.size, bool)
-                for s in soft.values():
-                    taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
-                moving = None
-                if self.config.found_motion > 0:
-                    residual = independent_motion(image, prev_image) if residual is None else residual
-                    moving = self.search_view.crop(residual, cv2.INTER_AREA)
-                for o in lost:
-                    found = self._find(tracks[o], search, taken, moving)
-                    if found is not None:
-                        soft[o] = found
-                        self._set_in_view(tracks[o], found, image)
-                        taken |= self.search_view.crop(found, cv2.INTER_AREA) > 0.5
-            masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
-            if cond:
-                masks = {o: m & ~taken_full for o, m in masks.items()}
-                masks.update(cond)
-            for o, tr in tracks.items():
-                if o not in masks:
-                    masks[o] = np.zeros(self.full_size, bool)
+                if self.config.found_motion > 0 and residual is None:
+                    residual = independent_motion(image, prev_image)
+                self._search(lost, tracks, soft, image, search, residual)
+            masks = self._output(tracks, soft, cond, taken_full)
             self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
