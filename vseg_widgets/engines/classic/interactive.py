@@ -85,7 +85,8 @@ def segment_prompt(
 
     Returns:
         (H, W) bool mask: the connected parts that hold a positive point (or, with a box
-        only, the whole cut inside the box).
+        only, the whole cut inside the box); correcting ``previous``, also the parts that
+        keep some of it outside the re-cut window.
     """
     h, w = image.shape[:2]
     pts = np.zeros((0, 2)) if points is None else np.asarray(points, float).reshape(-1, 2)
