@@ -35,8 +35,9 @@ _warm_up: threading.Thread | None = None
 def warm_up() -> None:
     """Load torch in the background, once per process, so that learning the first classifier
     does not wait for it: importing torch and building the first optimiser (whose first use
-    imports torch's compiler) take about 1.5 s. Called when an object is prompted, while the
-    person is still clicking; a fit that starts sooner waits for the import, as any import."""
+    imports torch's compiler) take about 1.5 s. Called when a video is opened, while the
+    person looks at it and clicks; a fit that starts sooner waits for the import, as any
+    import does."""
     global _warm_up
     if _warm_up is None:
         _warm_up = threading.Thread(target=_load_torch, name="vseg-load-torch", daemon=True)
