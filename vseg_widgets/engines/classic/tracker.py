@@ -150,6 +150,19 @@ def compete(soft: dict[int, np.ndarray], objects: list[int]) -> None:
             soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
 
 
+def prompts_win(tracked: dict[int, np.ndarray], cond: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """(H, W) bool masks of every object on a frame: the prompted ones (``cond``) exactly as
+    prompted, the ``tracked`` others without the prompted pixels."""
+    out = dict(tracked)
+    if cond:
+        prompted = np.zeros(next(iter(cond.values())).shape, bool)
+        for mask in cond.values():
+            prompted |= mask
+        out = {o: m & ~prompted for o, m in out.items()}
+        out.update(cond)
+    return out
+
+
 def drop_detached(soft: np.ndarray, reach: int, fraction: float) -> np.ndarray:
     """Clear the small parts of (h, w) float32 ``soft`` that lie away from its main part.
 
@@ -220,13 +233,7 @@ class ClassicSession:
     def _frame_masks(self, frame: int) -> dict[int, np.ndarray]:
         """Masks of every object known on ``frame``; prompted objects win over tracked ones."""
         cond = self._conditioning.get(frame, {})
-        out = {obj: decode(rle) for obj, rle in self._tracked.get(frame, {}).items() if obj not in cond}
-        taken = np.zeros(self.full_size, bool)
-        for mask in cond.values():
-            taken |= mask
-        out = {obj: m & ~taken for obj, m in out.items()}
-        out.update(cond)
-        return out
+        return prompts_win({obj: decode(rle) for obj, rle in self._tracked.get(frame, {}).items() if obj not in cond}, cond)
 
     def remove_object(self, obj_id: int) -> None:
         for per_frame in (*self._conditioning.values(), *self._tracked.values()):
@@ -541,15 +548,11 @@ class ClassicSession:
                 self._set_in_view(tracks[o], found, image)
                 taken |= self.search_view.crop(found, cv2.INTER_AREA) > 0.5
 
-    def _output(self, tracks: dict[int, Track], soft: dict[int, np.ndarray], cond: dict[int, np.ndarray],
-                prompted: np.ndarray) -> dict[int, np.ndarray]:
-        """The frame's (H, W) bool mask of every tracked object: prompted objects (``cond``)
-        exactly as prompted, the others from their ``soft`` masks, one object per pixel, off
-        the ``prompted`` (H, W) bool pixels; empty for an object lost here."""
-        masks = self._to_full({o: s for o, s in soft.items() if o not in cond})
-        if cond:
-            masks = {o: m & ~prompted for o, m in masks.items()}
-            masks.update(cond)
+    def _output(self, tracks: dict[int, Track], soft: dict[int, np.ndarray], cond: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The frame's (H, W) bool mask of every tracked object: the prompted ones (``cond``)
+        as prompted (:func:`prompts_win`), the others from their ``soft`` masks, one object
+        per pixel; empty for an object lost here."""
+        masks = prompts_win(self._to_full({o: s for o, s in soft.items() if o not in cond}), cond)
         for o in tracks:
             if o not in masks:
                 masks[o] = np.zeros(self.full_size, bool)
@@ -624,7 +627,7 @@ class ClassicSession:
                 if self.config.found_motion > 0 and residual is None:
                     residual = independent_motion(image, prev_image)
                 self._search(lost, tracks, soft, image, search, residual)
-            masks = self._output(tracks, soft, cond, taken_full)
+            masks = self._output(tracks, soft, cond)
             self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
