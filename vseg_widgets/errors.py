@@ -49,3 +49,15 @@ class MaskShapeError(VsegError, ValueError):
 
 class EngineError(VsegError, RuntimeError):
     """The segmentation engine failed; the masks computed before the failure are kept."""
+
+
+class ModelFileError(VsegError, FileNotFoundError):
+    """A model file is missing, truncated, corrupt or not the expected one."""
+
+
+class ModelOutputError(VsegError, ValueError):
+    """An image prompt model returned outputs of unexpected shapes or types."""
+
+
+class PromptModelError(EngineError):
+    """An image prompt model (the shipped one or a user's predictor) failed on a prompt."""

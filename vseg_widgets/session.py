@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from .engines import get_engine
+from .engines import DEFAULT, get_engine
 from .errors import EngineError, MaskShapeError, PromptError, UnknownObjectError
 from .masks import MaskStore, _bytes_rle, check_obj_id
 from .video import Video, open_video
@@ -63,7 +63,9 @@ class Segmenter:
 
     Args:
         video: anything :func:`vseg_widgets.open_video` takes (path, folder, array, Video).
-        engine: "classic" (built-in, CPU, default), "sam2", or an Engine instance.
+        engine: "learned" (the default: the image prompt model that ships with the install
+            answers clicks and boxes, the classic tracker propagates), "classic" (no model
+            weights at all), "sam2", or an Engine instance.
 
     Attributes:
         video: the :class:`Video`.
@@ -71,7 +73,7 @@ class Segmenter:
         prompts: the prompts in the order they were given.
     """
 
-    def __init__(self, video, engine="classic"):
+    def __init__(self, video, engine=DEFAULT):
         self.video: Video = open_video(video)
         self.engine = get_engine(engine)
         self._session = self.engine.init_session(self.video)
@@ -161,6 +163,8 @@ class Segmenter:
         start = time.perf_counter()
         try:
             masks = self._session.add_prompt(frame, obj_id, points=points, labels=labels, box=box, mask=mask)
+        except EngineError:  # the engine's own, already naming the problem and the fix
+            raise
         except Exception as exc:
             raise EngineError(f"engine {self.engine_name!r} failed on a prompt on frame {frame}: {exc!r}") from exc
         self._engine_ms[frame] = 1000 * (time.perf_counter() - start)

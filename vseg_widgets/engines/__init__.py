@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from .base import Engine, EngineSession, FrameMasks
 from .classic import ClassicEngine
+from .learned import LearnedEngine
 
-ENGINES = {"classic": ClassicEngine}
+ENGINES = {"learned": LearnedEngine, "classic": ClassicEngine}
+DEFAULT = "learned"  # the shipped image prompt model + classic propagation
 
 
-def get_engine(engine) -> Engine:
-    """An Engine from a name ("classic", "sam2") or an engine instance (returned as is)."""
+def get_engine(engine=DEFAULT) -> Engine:
+    """An Engine from a name ("learned", the default; "classic"; "sam2") or an engine
+    instance (returned as is)."""
     if isinstance(engine, str):
         if engine == "sam2":
             from .sam2 import SAM2  # optional extra: imported only when asked for
@@ -34,4 +37,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Engine", "EngineSession", "FrameMasks", "ClassicEngine", "SAM2", "get_engine"]
+__all__ = ["DEFAULT", "Engine", "EngineSession", "FrameMasks", "ClassicEngine", "LearnedEngine", "SAM2", "get_engine"]

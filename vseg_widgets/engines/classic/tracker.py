@@ -220,6 +220,14 @@ class ClassicSession:
         self._conditioning.setdefault(frame, {})[obj_id] = result
         return self._frame_masks(frame)
 
+    def known_mask(self, frame: int, obj_id: int) -> np.ndarray | None:
+        """(H, W) bool mask of ``obj_id`` on ``frame``, prompted or from the last propagation;
+        None where it has none."""
+        if obj_id in self._conditioning.get(frame, {}):
+            return self._conditioning[frame][obj_id]
+        rle = self._tracked.get(frame, {}).get(obj_id)
+        return None if rle is None else decode(rle)
+
     def _motion(self, frame: int) -> np.ndarray | None:
         """(H, W) float32 residual motion of ``frame`` towards its neighbour
         (:func:`.moving.independent_motion`); None in a one-frame video. The last frame's is

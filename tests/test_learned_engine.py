@@ -1,0 +1,147 @@
+"""The default engine: a learned image prompt model answers prompts, the classic tracker propagates."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import vseg_widgets as vw
+from vseg_widgets.engines import LearnedEngine
+from vseg_widgets.errors import EngineError, PromptModelError
+from vseg_widgets.metrics import jaccard
+from vseg_widgets.prompt_models import Prediction, sam_mask_logits
+
+
+
+def deepest_point(mask: np.ndarray) -> tuple[float, float]:
+    """Where the standard clicker clicks first: the point of ``mask`` farthest from its edge."""
+    dt = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(dt.argmax(), dt.shape)
+    return float(x), float(y)
+
+
+class DiskModel:
+    """An image prompt model that answers a disk of radius 12 around the first point and
+    records what it was asked."""
+
+    name = "disks"
+
+    def __init__(self, fail: bool = False):
+        self.embedded: list[int] = []
+        self.asked: list[dict] = []
+        self.fail = fail
+
+    def embed(self, image):
+        self.embedded.append(int(image.sum()))
+        return np.zeros(4, np.float32)
+
+    def predict(self, embedding, image_size, *, points=None, labels=None, box=None, logits=None, multimask=False):
+        if self.fail:
+            raise RuntimeError("out of memory on the accelerator")
+        self.asked.append({"points": None if points is None else points.copy(), "logits": logits, "multimask": multimask})
+        mask = np.zeros(image_size, np.uint8)
+        x, y = points[0] if points is not None else box[:2]
+        cv2.circle(mask, (int(x), int(y)), 12, 1, -1)
+        return Prediction(mask[None] > 0, np.array([0.9], np.float32), np.full((1, 256, 256), len(self.asked), np.float32))
+
+    def mask_to_logits(self, mask):
+        return sam_mask_logits(mask)
+
+
+def test_the_default_engine_is_the_learned_one_and_a_click_gives_the_object(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    assert seg.engine_name == "learned"
+    for obj in (1, 2):
+        masks = seg.add_points(0, obj, [deepest_point(gt.get(0, obj))])
+        assert jaccard(masks[obj], gt.get(0, obj)) > 0.9
+
+
+def test_one_click_then_propagation_follows_the_object(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    seg.add_points(0, 1, [deepest_point(gt.get(0, 1))])
+    seg.propagate("forward", progress=False)
+    ious = [jaccard(seg.masks.get(t, 1), gt.get(t, 1)) for t in range(1, 20)]  # before the occlusion
+    assert np.mean(ious) > 0.85
+
+
+def test_later_clicks_feed_the_last_answer_back():
+    model = DiskModel()
+    video = np.zeros((3, 64, 80, 3), np.uint8)
+    seg = vw.Segmenter(video, engine=LearnedEngine(model))
+    seg.add_points(0, 1, [(20, 20)])
+    seg.add_points(0, 1, [(50, 40)], [0])
+    first, second = model.asked
+    assert first["logits"] is None and first["multimask"]
+    assert second["points"].tolist() == [[20, 20], [50, 40]]
+    assert second["logits"] is not None and second["logits"][0, 0] == 1  # the first answer's logits
+    assert len(model.embedded) == 1  # the frame was embedded once for both clicks
+
+
+def test_a_click_on_a_propagated_frame_starts_from_the_propagated_mask():
+    model = DiskModel()
+    video = np.zeros((4, 64, 80, 3), np.uint8)
+    seg = vw.Segmenter(video, engine=LearnedEngine(model))
+    seg.add_points(0, 1, [(30, 30)])
+    seg.propagate("forward", progress=False)
+    propagated = seg.masks.get(2, 1).copy()
+    assert propagated.any()
+    seg.add_points(2, 1, [(32, 30)])
+    logits = model.asked[-1]["logits"]
+    assert logits is not None
+    np.testing.assert_array_equal(logits, sam_mask_logits(propagated))
+
+
+def test_prepare_computes_the_embedding_ahead_so_a_click_costs_only_the_decoder(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video)
+    session = seg._session
+    session.prepare(3)
+    session.embeddings.get(3)  # wait for the background computation
+    computed = session.embeddings.computed
+    assert session.ready(3)
+    seg.add_points(3, 1, [deepest_point(gt.get(3, 1))])
+    assert session.embeddings.computed == computed
+
+
+def test_a_failing_predictor_raises_a_clear_error_and_loses_nothing():
+    model = DiskModel()
+    video = np.zeros((3, 64, 80, 3), np.uint8)
+    seg = vw.Segmenter(video, engine=LearnedEngine(model))
+    seg.add_points(0, 1, [(20, 20)])
+    before = seg.masks.get(0, 1).copy()
+    model.fail = True
+    with pytest.raises(PromptModelError, match="'disks' failed on frame 0.*out of memory.*Nothing was changed") as info:
+        seg.add_points(0, 1, [(40, 40)])
+    assert isinstance(info.value, EngineError)
+    assert len(seg.prompts) == 1
+    np.testing.assert_array_equal(seg.masks.get(0, 1), before)
+
+
+def test_an_engine_needs_a_real_prompt_model():
+    with pytest.raises(TypeError, match="not an image prompt model.*SamPredictorModel"):
+        LearnedEngine(object())
+
+
+def test_undo_and_remove_object_forget_the_fed_back_answers():
+    model = DiskModel()
+    seg = vw.Segmenter(np.zeros((3, 64, 80, 3), np.uint8), engine=LearnedEngine(model))
+    seg.add_points(0, 1, [(20, 20)])
+    seg.add_points(0, 1, [(30, 30)])
+    seg.undo()  # replays the first click alone: nothing to feed back
+    assert model.asked[-1]["logits"] is None and model.asked[-1]["points"].tolist() == [[20, 20]]
+    seg.remove_object(1)
+    seg.add_points(0, 1, [(20, 20)])
+    assert model.asked[-1]["logits"] is None
+
+
+@pytest.mark.davis
+def test_a_click_on_a_real_object_gives_that_object(davis_root):
+    for name, least in (("car-roundabout", 0.9), ("cows", 0.8), ("blackswan", 0.7)):
+        video, gt = vw.datasets.load_davis(davis_root, name)
+        seg = vw.Segmenter(video)
+        target = gt.get(0, 1)
+        masks = seg.add_points(0, 1, [deepest_point(target)])
+        assert jaccard(masks[1], target) > least, name

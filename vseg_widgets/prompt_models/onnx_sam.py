@@ -1,0 +1,156 @@
+"""A SAM-style image prompt model exported to ONNX: an encoder file and a decoder file.
+
+Fits SAM's standard ONNX export (``scripts/export_onnx_model.py`` of segment-anything)
+and the shipped model (:mod:`.shipped`):
+
+- encoder: input ``input`` (1, 3, 1024, 1024) float32, RGB with the longest side resized
+  to 1024, zero-padded at the bottom and right, normalised with SAM's mean and std;
+  output (1, 256, 64, 64) float32.
+- decoder: ``image_embeddings``, ``point_coords`` (1, N, 2) in the 1024 frame,
+  ``point_labels`` (1, N) (1 positive, 0 negative, 2 and 3 box corners, -1 padding),
+  ``mask_input`` (1, 1, 256, 256) with ``has_mask_input`` (1,), ``orig_im_size`` (2,)
+  (H, W); outputs mask logits at full size (> 0 is the object), predicted IoU, and
+  low-resolution logits.
+
+onnxruntime is imported when the model is first used, so ``import vseg_widgets`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ModelFileError, ModelOutputError
+from .base import Prediction, sam_mask_logits
+
+SIDE = 1024  # the encoder's input side
+LOW_RES = 256  # side of the decoder's mask input and low-resolution output
+EMBEDDING_SHAPE = (1, 256, 64, 64)
+MEAN = np.array([123.675, 116.28, 103.53], np.float32)
+STD = np.array([58.395, 57.12, 57.375], np.float32)
+
+
+class OnnxSam:
+    """Runs a SAM-style ONNX encoder and decoder on the CPU (see the module docstring).
+
+    Args:
+        encoder, decoder: paths of the two .onnx files.
+        name: shown in messages and tables.
+        threads: intra-op threads of each onnxruntime session (default: the CPU count).
+    """
+
+    def __init__(self, encoder: str | Path, decoder: str | Path, name: str = "onnx-sam", threads: int | None = None):
+        self.encoder_path, self.decoder_path = Path(encoder), Path(decoder)
+        self.name = name
+        self.threads = threads or os.cpu_count() or 1
+        self._encoder = self._decoder = None
+        self._load_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OnnxSam({self.name!r}, encoder={str(self.encoder_path)!r}, decoder={str(self.decoder_path)!r})"
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self) -> None:
+        """Create both onnxruntime sessions (done on first use; call it to pay the cost early)."""
+        with self._load_lock:
+            if self._decoder is not None:
+                return
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.log_severity_level = 3  # onnxruntime's warnings about unused initialisers are noise here
+            sessions = []
+            for path in (self.encoder_path, self.decoder_path):
+                try:
+                    sessions.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+                except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+                    raise ModelFileError(
+                        f"onnxruntime could not load {path}: {exc}. The file is missing, corrupt or not an "
+                        "ONNX model; reinstall it (see vseg_widgets.prompt_models.shipped)."
+                    ) from exc
+            self._encoder, self._decoder = sessions
+
+    # -- the protocol -----------------------------------------------------------------------
+    def embed(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (1, 256, 64, 64) float32 embedding."""
+        self.load()
+        name = self._encoder.get_inputs()[0].name
+        (out,) = self._encoder.run(None, {name: preprocess(image)})[:1]
+        if out.shape != EMBEDDING_SHAPE:
+            raise ModelOutputError(
+                f"the encoder {self.encoder_path.name} returned an embedding of shape {out.shape}, not "
+                f"{EMBEDDING_SHAPE}: it is not a SAM-style encoder. Use a SAM / MobileSAM ONNX export."
+            )
+        return out
+
+    def predict(self, embedding, image_size, *, points=None, labels=None, box=None, logits=None, multimask=False) -> Prediction:
+        """One candidate (the decoder is single-mask): (1, H, W) bool, its predicted IoU, and
+        its (1, 256, 256) float32 low-resolution logits. See :class:`.base.ImagePromptModel`."""
+        self.load()
+        h, w = int(image_size[0]), int(image_size[1])
+        coords, point_labels = sam_points(points, labels, box, (h, w))
+        has_mask = logits is not None
+        mask_input = np.zeros((1, 1, LOW_RES, LOW_RES), np.float32) if not has_mask else np.asarray(logits, np.float32).reshape(1, 1, LOW_RES, LOW_RES)
+        masks, iou, low = self._decoder.run(
+            None,
+            {
+                "image_embeddings": embedding,
+                "point_coords": coords,
+                "point_labels": point_labels,
+                "mask_input": mask_input,
+                "has_mask_input": np.array([float(has_mask)], np.float32),
+                "orig_im_size": np.array([h, w], np.float32),
+            },
+        )[:3]
+        if masks.ndim != 4 or masks.shape[2:] != (h, w) or iou.shape[:2] != masks.shape[:2] or low.shape[2:] != (LOW_RES, LOW_RES):
+            raise ModelOutputError(
+                f"the decoder {self.decoder_path.name} returned masks {masks.shape}, IoU {iou.shape} and "
+                f"low-resolution logits {low.shape}; expected (1, K, {h}, {w}), (1, K) and (1, K, {LOW_RES}, "
+                f"{LOW_RES}). It is not SAM's standard ONNX decoder; export it with orig_im_size outputs."
+            )
+        return Prediction(masks[0] > 0, iou[0].astype(np.float32), low[0].astype(np.float32))
+
+    def mask_to_logits(self, mask: np.ndarray) -> np.ndarray:
+        """An (H, W) bool mask as this model's (256, 256) float32 mask input."""
+        return sam_mask_logits(mask, SIDE, LOW_RES)
+
+
+def preprocess(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (1, 3, 1024, 1024) float32: SAM's resize, normalisation and padding."""
+    h, w = image.shape[:2]
+    scale = SIDE / max(h, w)
+    nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
+    # INTER_AREA when shrinking a large frame (4K): bilinear would alias
+    interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interpolation).astype(np.float32)
+    out = np.zeros((1, 3, SIDE, SIDE), np.float32)
+    out[0, :, :nh, :nw] = ((resized - MEAN) / STD).transpose(2, 0, 1)
+    return out
+
+
+def sam_points(points, labels, box, image_size) -> tuple[np.ndarray, np.ndarray]:
+    """Prompts in SAM's ONNX form: (1, M, 2) float32 coordinates in the 1024 frame and
+    (1, M) float32 labels; box corners are labelled 2 and 3, and without a box a padding
+    point (0, 0) labelled -1 ends the list, as SAM's ONNX decoder expects."""
+    h, w = image_size
+    scale = SIDE / max(h, w)
+    sx, sy = int(w * scale + 0.5) / w, int(h * scale + 0.5) / h
+    coords, kinds = [], []
+    if points is not None and len(points):
+        coords.append(np.asarray(points, np.float32).reshape(-1, 2))
+        kinds.append(np.asarray(labels, np.float32).reshape(-1))
+    if box is not None:
+        coords.append(np.asarray(box, np.float32).reshape(2, 2))
+        kinds.append(np.array([2, 3], np.float32))
+    else:
+        coords.append(np.zeros((1, 2), np.float32))
+        kinds.append(np.array([-1], np.float32))
+    xy = np.concatenate(coords) * np.array([sx, sy], np.float32)
+    if box is None:
+        xy[-1] = 0.0  # the padding point is not scaled
+    return xy[None].astype(np.float32), np.concatenate(kinds)[None].astype(np.float32)
