@@ -216,6 +216,20 @@ class Segmenter:
         self._emit("prompts")
         self._emit("masks", frames=None)
 
+    def prepare(self, frame: int) -> None:
+        """Let the engine start, in the background, the per-frame work a prompt on ``frame``
+        will need (the learned engine's image embedding); the player calls it when it rests
+        on a frame. Engines without such work ignore it."""
+        prepare = getattr(self._session, "prepare", None)
+        if prepare is not None:
+            prepare(self.video.check_index(frame))
+
+    def ready(self, frame: int) -> bool:
+        """False while a prompt on ``frame`` would first have to compute per-frame features
+        (the learned engine's embedding, about a second on a CPU); True otherwise."""
+        ready = getattr(self._session, "ready", None)
+        return True if ready is None else bool(ready(self.video.check_index(frame)))
+
     @property
     def obj_ids(self) -> list[int]:
         """Sorted ids of every object with a prompt or a mask."""

@@ -37,6 +37,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 
 import anywidget
@@ -60,6 +61,7 @@ FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow"
 MAX_FRAMES_PER_REQUEST = 64
 MAX_MASKS_PER_REQUEST = 256
 TIMELINE_INTERVAL_S = 0.5  # how often the timeline is recomputed while masks stream in
+REST_S = 0.4  # the player has rested on a frame this long: prepare it for a prompt (playback moves on sooner)
 
 
 class MessageError(VsegError, ValueError):
@@ -126,6 +128,7 @@ class Player(anywidget.AnyWidget):
     cache_mb = t.Int(256).tag(sync=True)  # the browser's budget for decoded frames
     prefetch = t.Int(24).tag(sync=True)  # frames requested ahead while playing
     cuts = t.List(t.Int()).tag(sync=True)  # shot boundaries drawn on the timeline (see show_shots)
+    working = t.Unicode("").tag(sync=True)  # what the kernel computes before it can answer a prompt, shown in the status line
 
     def __init__(self, seg, jpeg_quality: int = 85, max_width: int | None = 1280, **kwargs):
         video = seg.video
@@ -159,6 +162,9 @@ class Player(anywidget.AnyWidget):
         self.progress = {"running": False, "done": 0, "total": 0, "cancelled": False}
         seg.observe(self._on_event)
         self.on_msg(self._on_msg)
+        self._rest_timer: threading.Timer | None = None
+        self.observe(self._on_frame_change, names="frame")
+        self._prepare_soon()
 
     def show_shots(self, shots) -> None:
         """Draw shot boundaries on the timeline.
@@ -239,7 +245,8 @@ class Player(anywidget.AnyWidget):
         if label not in (0, 1) or isinstance(label, bool):
             raise MessageError(f"label must be 1 (positive) or 0 (negative), got {label!r:.20}.")
         self._check_idle()
-        self.seg.add_points(frame, obj, [(x, y)], [label])
+        with self._working(frame):
+            self.seg.add_points(frame, obj, [(x, y)], [label])
 
     def _msg_box(self, msg) -> None:
         frame, obj = self._frame_field(msg), self._object_field(msg)
@@ -248,7 +255,8 @@ class Player(anywidget.AnyWidget):
             raise MessageError(f"box must be [x0, y0, x1, y1], got {box!r:.60}.")
         box = [_number({"v": v}, "v") for v in box]
         self._check_idle()
-        self.seg.add_box(frame, obj, box)  # the Segmenter checks emptiness and bounds
+        with self._working(frame):
+            self.seg.add_box(frame, obj, box)  # the Segmenter checks emptiness and bounds
 
     def _msg_undo(self, msg) -> None:
         self._check_idle()
@@ -283,6 +291,33 @@ class Player(anywidget.AnyWidget):
 
     def _msg_cancel(self, msg) -> None:
         self.seg.cancel()
+
+    # -- per-frame features ahead of a prompt (the learned engine's embedding) --------------------
+    @contextmanager
+    def _working(self, frame: int):
+        """Say in the status line that image features are computed, if the prompt must wait for them."""
+        if not self.seg.ready(frame):
+            self.working = f"Computing image features of frame {frame}… (about a second, once per frame)"
+        try:
+            yield
+        finally:
+            self.working = ""
+
+    def _on_frame_change(self, change) -> None:
+        self._prepare_soon()
+
+    def _prepare_soon(self) -> None:
+        """Prepare the shown frame once the player has rested on it (not while it plays)."""
+        if self._rest_timer is not None:
+            self._rest_timer.cancel()
+        frame = self.frame
+        self._rest_timer = threading.Timer(REST_S, self._prepare_if_resting, args=(frame,))
+        self._rest_timer.daemon = True
+        self._rest_timer.start()
+
+    def _prepare_if_resting(self, frame: int) -> None:
+        if frame == self.frame and not self.running:
+            self.seg.prepare(frame)
 
     # -- field validation ---------------------------------------------------------------
     def _frame_field(self, msg, key: str = "frame") -> int:

@@ -281,6 +281,9 @@ export class PlayerView {
     if (this.error && performance.now() < this.error.until) {
       text = this.error.text;
       kind = "error";
+    } else if (this.model.get("working")) {
+      text = String(this.model.get("working"));
+      kind = "busy";
     } else if (p.running) {
       text = `Propagating… ${p.done} / ${p.total || "?"} frames (Escape cancels)`;
       kind = "busy";
@@ -322,6 +325,7 @@ export class PlayerView {
       });
     }
     this.on("change:progress", () => this.renderProgress());
+    this.on("change:working", () => this.renderStatus());
     this.on("change:cache_mb", () => {
       this.frames.budget = this.model.get("cache_mb") * 2 ** 20;
       this.frames.trim();

@@ -63,6 +63,21 @@ class EngineSession(Protocol):
         ...
 
 
+class PreparingSession(Protocol):
+    """Optional extension of :class:`EngineSession`, for engines with costly per-frame work
+    ahead of a prompt (the learned engine's image embedding). The player calls ``prepare``
+    when it rests on a frame and shows that features are being computed while ``ready`` is
+    False; the Segmenter skips both for engines without them."""
+
+    def prepare(self, frame: int) -> None:
+        """Start that work for ``frame`` in the background; return at once."""
+        ...
+
+    def ready(self, frame: int) -> bool:
+        """True when a prompt on ``frame`` needs no more of that work."""
+        ...
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Opens sessions; holds whatever is shared between videos (a model, settings)."""
