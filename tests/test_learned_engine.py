@@ -13,7 +13,6 @@ from vseg_widgets.metrics import jaccard
 from vseg_widgets.prompt_models import Prediction, sam_mask_logits
 
 
-
 def deepest_point(mask: np.ndarray) -> tuple[float, float]:
     """Where the standard clicker clicks first: the point of ``mask`` farthest from its edge."""
     dt = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]

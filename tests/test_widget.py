@@ -7,11 +7,16 @@ calls the message handler the way ipywidgets does when the browser sends somethi
 from __future__ import annotations
 
 import threading
+import time
 
+import cv2
 import numpy as np
 import pytest
 
 import vseg_widgets as vw
+from vseg_widgets import widget
+from vseg_widgets.engines import LearnedEngine
+from vseg_widgets.prompt_models import Prediction, sam_mask_logits
 from vseg_widgets.transport import decode_mask, decode_varints, encode_mask, encode_varints, mask_to_runs, runs_to_mask
 from vseg_widgets.widget import FRONTEND_TRAITS, Player
 
@@ -454,3 +459,48 @@ def test_shot_cuts_on_the_timeline():
     with pytest.raises(Exception, match="cut frames \\[40\\] do not exist"):
         player.show_shots([40])
     assert player.cuts == [3, 30]  # a refused change leaves the cuts as they were
+
+
+class DiskPromptModel:
+    """An image prompt model whose embedding takes a while and whose answer is a disk."""
+
+    name = "slow disks"
+
+    def __init__(self):
+        self.embedded = 0
+
+    def embed(self, image):
+        time.sleep(0.2)
+        self.embedded += 1
+        return np.zeros(4, np.float32)
+
+    def predict(self, embedding, image_size, *, points=None, labels=None, box=None, logits=None, multimask=False):
+        mask = np.zeros(image_size, np.uint8)
+        cv2.circle(mask, (int(points[0][0]), int(points[0][1])), 10, 1, -1)
+        return Prediction(mask[None] > 0, np.array([0.9], np.float32), np.zeros((1, 256, 256), np.float32))
+
+    def mask_to_logits(self, mask):
+        return sam_mask_logits(mask)
+
+
+def test_the_player_prepares_the_frame_it_rests_on_and_says_when_a_click_waits(small_video, monkeypatch):
+    monkeypatch.setattr(widget, "REST_S", 0.05)
+    video, _ = small_video
+    model = DiskPromptModel()
+    p = Player(vw.Segmenter(video, engine=LearnedEngine(prompt_model=model)))
+    p.sent = []
+    p.send = lambda content, buffers=None: p.sent.append((content, list(buffers or [])))
+    shown = []
+    p.observe(lambda change: shown.append(change.new), names="working")
+
+    p.frame = 5  # the browser moves to frame 5 and rests there: its embedding is computed unasked
+    deadline = time.monotonic() + 30
+    while not p.seg.ready(5) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert p.seg.ready(5) and not p.seg.ready(7)
+
+    assert not errors(msg(p, {"type": "click", "frame": 5, "obj_id": 1, "x": 40, "y": 40, "label": 1}))
+    assert shown == []  # ready: the click cost only the decoder, nothing to announce
+    assert not errors(msg(p, {"type": "click", "frame": 7, "obj_id": 1, "x": 40, "y": 40, "label": 1}))
+    assert len(shown) == 2 and "frame 7" in shown[0] and shown[1] == ""  # announced, then cleared
+    assert p.working == "" and p.seg.masks.frames(1) == [5, 7]

@@ -6,7 +6,10 @@ The widget holds no segmentation logic. It turns browser messages into calls on 
 push frames and masks back.
 
 State that must survive a re-display (frame, objects, prompts, settings, progress,
-timeline) lives in synced traits. Streams (JPEG frames, mask run lengths, error events) go
+timeline, ``working``: what a prompt waits for) lives in synced traits. When the
+browser rests on a frame, the Segmenter is asked to prepare it (:meth:`Segmenter.prepare`:
+the learned engine computes that frame's image embedding in the background), so that the
+next click costs only the prompt decoder. Streams (JPEG frames, mask run lengths, error events) go
 in custom messages with binary buffers; see :mod:`vseg_widgets.transport`.
 
 Messages from the browser are untrusted. Each is validated here; a bad one is answered
