@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO))
 
 import vseg_widgets as vw  # noqa: E402
 from vseg_widgets.engines.classic import ClassicEngine  # noqa: E402
+from vseg_widgets.metrics.clicks import MAX_CLICKS, next_click, noc  # noqa: E402
 from vseg_widgets.video import Video  # noqa: E402
 
-MAX_CLICKS = 20
 CLICK_FRAMES = (0, 15, 30, 45)  # frame 0 is the issue's protocol; the others steady the estimate
 
 
@@ -95,25 +95,6 @@ def speed_three_objects(root, names: list[str], frames: int = 50) -> float:
 
 
 # -- clicks -----------------------------------------------------------------------------
-def next_click(pred: np.ndarray, gt: np.ndarray) -> tuple[tuple[float, float], int] | None:
-    """The standard clicker: ((x, y), label) at the farthest point of the larger error region."""
-    fn, fp = gt & ~pred, ~gt & pred
-
-    def farthest(region):
-        # Pad with background so that the image border counts as the region's boundary.
-        padded = np.pad(region.astype(np.uint8), 1)
-        dt = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-        return dt.max(), np.unravel_index(dt.argmax(), dt.shape)
-
-    d_fn, p_fn = farthest(fn)
-    d_fp, p_fp = farthest(fp)
-    if max(d_fn, d_fp) == 0:
-        return None
-    positive = d_fn > d_fp
-    y, x = p_fn if positive else p_fp
-    return (float(x), float(y)), int(positive)
-
-
 def click_sequence(root, name: str, frame: int = 0) -> dict:
     """NoC@85, NoC@90 and per-click latencies (ms) on one frame of the sequence."""
     jaccard, _ = metrics()
@@ -135,10 +116,7 @@ def click_sequence(root, name: str, frame: int = 0) -> dict:
         pred = masks[1]
         ious.append(jaccard(pred, target))
 
-    def noc(threshold):
-        return next((k + 1 for k, iou in enumerate(ious) if iou >= threshold), MAX_CLICKS)
-
-    return {"NoC@85": noc(0.85), "NoC@90": noc(0.90), "iou_at_clicks": [round(v, 4) for v in ious], "latency_ms": latencies}
+    return {"NoC@85": noc(ious, 0.85), "NoC@90": noc(ious, 0.90), "iou_at_clicks": [round(v, 4) for v in ious], "latency_ms": latencies}
 
 
 # -- memory -----------------------------------------------------------------------------

@@ -39,9 +39,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import vseg_widgets as vw  # noqa: E402
-from bench_classic import CLICK_FRAMES, MAX_CLICKS, LoopVideo, next_click, rss_mb  # noqa: E402
+from bench_classic import CLICK_FRAMES, LoopVideo, rss_mb  # noqa: E402
 from vseg_widgets.engines import ClassicEngine, LearnedEngine  # noqa: E402
 from vseg_widgets.metrics import f_boundary, jaccard  # noqa: E402
+from vseg_widgets.metrics.clicks import MAX_CLICKS, next_click, noc  # noqa: E402
 
 ENGINES = {"classic": ClassicEngine, "learned": LearnedEngine}
 
@@ -69,10 +70,6 @@ def clicks(engine, video, gt, frame: int) -> dict:
             ready_ms.append(ms)
         ious.append(jaccard(pred, target))
     return {"ious": ious, "ready_ms": ready_ms, "fresh_ms": fresh_ms}
-
-
-def noc(ious: list[float], threshold: float) -> int:
-    return next((k + 1 for k, iou in enumerate(ious) if iou >= threshold), MAX_CLICKS)
 
 
 def iou_after(ious: list[float], n: int) -> float:

@@ -9,15 +9,13 @@ import pytest
 import vseg_widgets as vw
 from vseg_widgets.engines import LearnedEngine
 from vseg_widgets.errors import EngineError, PromptModelError
-from vseg_widgets.metrics import jaccard
+from vseg_widgets.metrics import jaccard, next_click
 from vseg_widgets.prompt_models import Prediction, sam_mask_logits
 
 
 def deepest_point(mask: np.ndarray) -> tuple[float, float]:
     """Where the standard clicker clicks first: the point of ``mask`` farthest from its edge."""
-    dt = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(dt.argmax(), dt.shape)
-    return float(x), float(y)
+    return next_click(np.zeros_like(mask), mask)[0]
 
 
 class DiskModel:

@@ -615,3 +615,37 @@ def test_timeline_scores_match_segmenter_iou_prev(propagated):
     frames = metrics.evaluate(propagated).frames
     for row in frames.itertuples():
         assert with_gt[row.obj_id][row.frame] == row.J
+
+
+# -- the simulated clicker ------------------------------------------------------------------------
+def test_the_clicker_clicks_the_middle_of_the_larger_error_with_its_sign():
+    gt = np.zeros((60, 80), bool)
+    gt[10:50, 10:40] = True  # a 40x30 object
+    (x, y), label = vw.metrics.next_click(np.zeros_like(gt), gt)
+    assert label == 1 and 10 <= x < 40 and 10 <= y < 50
+    assert abs(x - 24.5) <= 1 and abs(y - 29.5) <= 6  # farthest from the edge: the middle column
+    pred = gt.copy()
+    pred[5:55, 45:75] = True  # a larger false positive beside it
+    (x, y), label = vw.metrics.next_click(pred, gt)
+    assert label == 0 and 45 <= x < 75
+    assert vw.metrics.next_click(gt, gt) is None
+    (x, y), _ = vw.metrics.next_click(np.zeros_like(gt), np.ones_like(gt))
+    assert 29 <= y <= 30 and 29 <= x <= 50  # the image border counts as the region's edge: 30 px from it
+
+
+def test_noc_counts_clicks_to_a_threshold_and_caps_those_that_never_reach_it():
+    assert vw.metrics.noc([0.5, 0.86, 0.9], 0.85) == 2
+    assert vw.metrics.noc([0.5, 0.86, 0.9], 0.90) == 3
+    assert vw.metrics.noc([0.5, 0.6], 0.85) == vw.metrics.MAX_CLICKS == 20
+    assert vw.metrics.noc([], 0.85, max_clicks=5) == 5
+
+
+def test_click_curve_prompts_a_segmenter_until_the_mask_is_right(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video, engine="classic")
+    curve = vw.metrics.click_curve(seg, 0, 1, gt.get(0, 1), max_clicks=5)
+    assert list(curve.columns) == ["click", "x", "y", "label", "iou", "ms"]
+    assert curve.click.tolist() == list(range(1, len(curve) + 1)) and 1 <= len(curve) <= 5
+    assert curve.iou.iloc[-1] > 0.9 and (curve.ms > 0).all()
+    assert [(p.frame, p.obj_id, p.points.tolist()) for p in seg.prompts] == [(0, 1, [[x, y]]) for x, y in zip(curve.x, curve.y)]
+    assert curve.label.iloc[0] == 1

@@ -14,6 +14,11 @@ On mask stores (and Segmenters):
   :func:`identity_switches` with it;
 - :func:`latency`: the engine time per frame a Segmenter recorded.
 
+Interactive segmentation (the simulated user of click benchmarks):
+
+- :func:`next_click`: the standard clicker's next click; :func:`click_curve`: IoU after
+  each of its clicks on a Segmenter; :func:`noc`: clicks to reach an IoU (NoC@85, NoC@90).
+
 Column names
 ------------
 One naming convention runs through ``Segmenter.to_dataframe()`` and every table here, so
@@ -42,14 +47,17 @@ never "zero"; each function says where it can appear.
 
 from __future__ import annotations
 
+from .clicks import MAX_CLICKS, click_curve, next_click, noc
 from .davis import boundary_map, disk, f_boundary, jaccard, statistics, tolerance_px
 from .latency import latency
 from .scores import Evaluation, evaluate, timeline_scores
 from .temporal import consistency, flicker_events, identity_switches, optical_flow, warp_mask
 
 __all__ = [
+    "MAX_CLICKS",
     "Evaluation",
     "boundary_map",
+    "click_curve",
     "consistency",
     "disk",
     "evaluate",
@@ -58,6 +66,8 @@ __all__ = [
     "identity_switches",
     "jaccard",
     "latency",
+    "next_click",
+    "noc",
     "optical_flow",
     "statistics",
     "timeline_scores",
