@@ -8,6 +8,7 @@ one way: video -> engine session -> mask store -> (player, tables, exports).
 from __future__ import annotations
 
 import threading
+import unicodedata
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from .engines import DEFAULT, get_engine
-from .errors import EngineError, MaskShapeError, PromptError, UnknownObjectError
+from .errors import EngineError, LabelError, MaskShapeError, PromptError, UnknownObjectError
 from .masks import MaskStore, _bytes_rle, check_obj_id
 from .video import Video, open_video
 
@@ -82,6 +83,7 @@ class Segmenter:
         self.ground_truth: MaskStore | None = None
         self._source: dict[tuple[int, int], str] = {}  # (frame, obj) -> "prompt" | "propagated"
         self._engine_ms: dict[int, float] = {}  # frame -> engine time of its last computation
+        self._labels: dict[int, str] = {}  # obj_id -> label (see set_label)
         self._listeners: list[Listener] = []
         self._cancel = threading.Event()
         self._lock = threading.RLock()  # one engine call at a time (player thread vs. caller)
@@ -202,8 +204,11 @@ class Segmenter:
             self.masks.remove_object(obj_id)
             self.prompts = [p for p in self.prompts if p.obj_id != obj_id]
             self._source = {k: v for k, v in self._source.items() if k[1] != obj_id}
+            had_label = self._labels.pop(obj_id, None) is not None
         self._emit("prompts")
         self._emit("masks", frames=frames)
+        if had_label:
+            self._emit("labels", labels=self.labels)
 
     def reset(self) -> None:
         """Forget every prompt and mask."""
@@ -213,8 +218,12 @@ class Segmenter:
             self.masks.clear()
             self._source.clear()
             self._engine_ms.clear()
+            had_labels = bool(self._labels)
+            self._labels.clear()
         self._emit("prompts")
         self._emit("masks", frames=None)
+        if had_labels:
+            self._emit("labels", labels={})
 
     def prepare(self, frame: int) -> None:
         """Let the engine start, in the background, the per-frame work a prompt on ``frame``
@@ -229,6 +238,41 @@ class Segmenter:
         (the learned engine's embedding, about a second on a CPU); True otherwise."""
         ready = getattr(self._session, "ready", None)
         return True if ready is None else bool(ready(self.video.check_index(frame)))
+
+    # -- labels -----------------------------------------------------------------------
+    def set_label(self, obj_id: int, label: str | None) -> None:
+        """Name object ``obj_id`` (e.g. "person"); None or "" clears its label.
+
+        The label shows in the player's object list and is the ``label`` column of
+        :meth:`to_dataframe` and of the metric tables. Surrounding whitespace is dropped.
+
+        Raises:
+            LabelError: ``label`` is not a string or None, is longer than
+                :data:`MAX_LABEL_LENGTH` characters or holds control characters (a newline
+                would break one-label-per-line exports), or ``obj_id`` is not one of
+                :attr:`obj_ids` (give the object a prompt first).
+        """
+        if isinstance(obj_id, (bool, np.bool_)) or not isinstance(obj_id, (int, np.integer)) or obj_id not in self.obj_ids:
+            raise LabelError(
+                f"cannot label object {obj_id!r}: it has no prompt and no mask; known objects: "
+                f"{self.obj_ids}. Prompt it first (add_points, add_box, add_mask or edit_mask)."
+            )
+        label = check_label(label)
+        obj_id = int(obj_id)
+        if label is None:
+            if self._labels.pop(obj_id, None) is None:
+                return
+        elif self._labels.get(obj_id) == label:
+            return
+        else:
+            self._labels[obj_id] = label
+        self._emit("labels", labels=self.labels)
+
+    @property
+    def labels(self) -> dict[int, str]:
+        """{obj_id: label} of the labelled objects among :attr:`obj_ids` (a copy)."""
+        known = set(self.obj_ids)
+        return {obj: label for obj, label in sorted(self._labels.items()) if obj in known}
 
     @property
     def obj_ids(self) -> list[int]:
@@ -353,6 +397,7 @@ class Segmenter:
         frame        int      frame index
         time_s       float    frame / fps
         obj_id       int      object id
+        label        str      the object's label (:meth:`set_label`); None if it has none
         area_px      int      mask area in pixels
         area_frac    float    area_px / (H * W)
         bbox         tuple    (x, y, w, h) in pixels, ints; None for an empty mask
@@ -364,9 +409,11 @@ class Segmenter:
         ===========  =======  ===================================================
 
         The column names are shared with :mod:`vseg_widgets.metrics` tables, so they merge
-        on (frame, obj_id).
+        on (frame, obj_id), plus time_s and label where both tables have them (the metric
+        tables of a Segmenter do).
         """
         rows = []
+        labels = self.labels
         hw = self.video.height * self.video.width
         for frame in self.masks.frames():
             for obj in sorted(self._frame_objects(frame)):
@@ -383,6 +430,7 @@ class Segmenter:
                         "frame": frame,
                         "time_s": frame / self.video.fps,
                         "obj_id": obj,
+                        "label": labels.get(obj),
                         "area_px": area,
                         "area_frac": area / hw,
                         "bbox": bbox,
@@ -392,7 +440,7 @@ class Segmenter:
                         "engine_ms": self._engine_ms.get(frame, np.nan),
                     }
                 )
-        columns = ["frame", "time_s", "obj_id", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
+        columns = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
         return pd.DataFrame(rows, columns=columns)
 
     def _frame_objects(self, frame: int) -> list[int]:
@@ -436,7 +484,8 @@ class Segmenter:
 
     # -- observers (the player subscribes here) -----------------------------------------
     def observe(self, callback: Listener) -> None:
-        """Call ``callback(event, **payload)`` on "prompts", "masks", "progress" and "ground_truth"."""
+        """Call ``callback(event, **payload)`` on "prompts", "masks", "progress", "ground_truth"
+        and "labels" (payload ``labels``: the new :attr:`labels`)."""
         self._listeners.append(callback)
 
     def unobserve(self, callback: Listener) -> None:
@@ -451,6 +500,23 @@ class Segmenter:
             f"Segmenter({self.video!r}, engine={self.engine_name!r}, objects={self.obj_ids}, "
             f"{len(self.prompts)} prompts, {len(self.masks.frames())} frames with masks)"
         )
+
+
+MAX_LABEL_LENGTH = 100
+
+
+def check_label(label) -> str | None:
+    """A label as stored: None, or a stripped non-empty str (raises LabelError otherwise)."""
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise LabelError(f"a label must be a string (or None to clear it), got {type(label).__name__} {label!r:.40}.")
+    label = label.strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise LabelError(f"a label may have at most {MAX_LABEL_LENGTH} characters, got {len(label)}; shorten it.")
+    if any(unicodedata.category(c) == "Cc" for c in label):
+        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...), got {label!r:.60}.")
+    return label or None
 
 
 def _merge(prompts: list[Prompt]):
