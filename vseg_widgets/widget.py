@@ -23,6 +23,7 @@ undo               -
 add_object         -  (a new object id, selected)
 remove_object      obj_id
 set_visible        obj_id, visible: bool
+label              obj_id, label: str (at most 100 characters; "" clears it)
 propagate          direction: "forward" | "backward" | "both" (optional: the trait)
 cancel             -
 =================  ====================================================================
@@ -121,7 +122,7 @@ class Player(anywidget.AnyWidget):
     direction = t.Enum(("forward", "backward", "both"), default_value="both").tag(sync=True)
 
     # durable state owned by Python
-    objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True}]
+    objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True, "label": "person" | None}]
     prompts = t.List(t.Dict()).tag(sync=True)  # [{"frame", "obj_id", "kind", "points", "labels", "box"}]
     progress = t.Dict().tag(sync=True)  # {"running", "done", "total", "cancelled"}
     timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [...]}
@@ -150,6 +151,9 @@ class Player(anywidget.AnyWidget):
         # Segmenter forgets it (seg.remove_object, seg.undo or seg.reset from Python).
         self._extra: set[int] = set()
         self._hidden: set[int] = set()
+        # Labels given in the player to placeholders (the Segmenter cannot label an object
+        # it does not have); they go to the Segmenter once the object gets a prompt.
+        self._extra_labels: dict[int, str] = {}
         self._prompt_ids: dict = {}  # id(Prompt) -> Prompt, to see which frames a change touched
         self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
@@ -264,8 +268,13 @@ class Player(anywidget.AnyWidget):
             raise MessageError("nothing to undo: no prompt has been given.")
         # An undo in the player never takes its object out of the list (the person is
         # still working on it): it stays as a placeholder if the Segmenter forgets it.
-        self._extra.add(self.seg.prompts[-1].obj_id)
+        obj = self.seg.prompts[-1].obj_id
+        self._extra.add(obj)
+        label = self.seg.labels.get(obj)
+        if label is not None:  # shown on the placeholder, given back with its next prompt
+            self._extra_labels[obj] = label
         self.seg.undo()
+        self._sync_objects()
 
     def _msg_add_object(self, msg) -> None:
         self.add_object()
@@ -282,6 +291,13 @@ class Player(anywidget.AnyWidget):
             raise MessageError(f"visible must be true or false, got {visible!r:.20}.")
         (self._hidden.discard if visible else self._hidden.add)(obj)
         self._sync_objects()
+
+    def _msg_label(self, msg) -> None:
+        obj = self._object_field(msg)
+        label = msg.get("label")
+        if not isinstance(label, str):
+            raise MessageError(f"label must be a string (\"\" clears it), got {label!r:.20}.")
+        self.set_label(obj, label)
 
     def _msg_propagate(self, msg) -> None:
         direction = msg.get("direction", self.direction)
@@ -358,8 +374,26 @@ class Player(anywidget.AnyWidget):
         """Remove an object from the player and, if it has prompts or masks, from the Segmenter."""
         self._extra.discard(obj_id)
         self._hidden.discard(obj_id)
+        self._extra_labels.pop(obj_id, None)
         if obj_id in self.seg.obj_ids:
             self.seg.remove_object(obj_id)  # emits "prompts" and "masks"
+        self._sync_objects()
+
+    def set_label(self, obj_id: int, label: str | None) -> None:
+        """Label an object of the player's list (also one not prompted yet); None or "" clears."""
+        from .session import check_label
+
+        label = check_label(label)  # LabelError names the problem
+        if obj_id in self.seg.obj_ids:
+            self.seg.set_label(obj_id, label)  # emits "labels"
+            return
+        known = [o["id"] for o in self.objects]
+        if obj_id not in known:
+            raise MessageError(f"unknown object {obj_id!r:.20}; known objects: {known}.")
+        if label is None:
+            self._extra_labels.pop(obj_id, None)
+        else:
+            self._extra_labels[obj_id] = label
         self._sync_objects()
 
     def propagate(self, direction: str = "both") -> None:
@@ -424,12 +458,15 @@ class Player(anywidget.AnyWidget):
                 self._update_timeline()
         elif event == "ground_truth":
             self._update_timeline()
+        elif event == "labels":
+            self._sync_objects()
 
     # -- state -----------------------------------------------------------------------------
     def _reset(self) -> None:
         """The Segmenter was reset (it holds nothing): so is the player, but for its frame and settings."""
         self._extra.clear()
         self._hidden.clear()
+        self._extra_labels.clear()
         self._sync_objects()  # object 1 alone, selected
         if not self.running:
             self.progress = {"running": False, "done": 0, "total": 0, "cancelled": False}
@@ -443,12 +480,20 @@ class Player(anywidget.AnyWidget):
     def _sync_objects(self) -> None:
         known = set(self.seg.obj_ids)
         self._extra -= known  # a placeholder that got a prompt is the Segmenter's now
+        for obj in sorted(known & set(self._extra_labels)):  # so does a label given to it
+            label = self._extra_labels.pop(obj)
+            if obj not in self.seg.labels:
+                self.seg.set_label(obj, label)  # emits "labels", which syncs again: harmless
         ids = sorted(known | self._extra)
         if not ids:  # always something to click for
             self._extra.add(1)
             ids = [1]
         self._hidden &= set(ids)  # a removed object's id comes back visible
-        self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
+        self._extra_labels = {o: v for o, v in self._extra_labels.items() if o in self._extra}
+        labels = {**self._extra_labels, **self.seg.labels}
+        self.objects = [
+            {"id": o, "color": object_color(o), "visible": o not in self._hidden, "label": labels.get(o)} for o in ids
+        ]
         if ids and self.selected not in ids:
             self.selected = ids[0]
 
