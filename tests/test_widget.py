@@ -336,7 +336,7 @@ def test_prompts_are_refused_while_propagating(player, small_video):
 
 
 def test_frontend_traits_are_exactly_the_settings():
-    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction"}
+    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"}
 
 
 def test_player_is_the_segmenters_display(small_video):

@@ -1,8 +1,8 @@
 """The interactive player: an anywidget whose frontend lives in ``js/`` (bundled to ``static/``).
 
 The widget holds no segmentation logic. It turns browser messages into calls on its
-:class:`~vseg_widgets.session.Segmenter` (``add_points``, ``add_box``, ``undo``,
-``remove_object``, ``propagate``, ``cancel``) and listens to the Segmenter's events to
+:class:`~vseg_widgets.session.Segmenter` (``add_points``, ``add_box``, ``edit_mask``,
+``set_label``, ``undo``, ``remove_object``, ``propagate``, ``cancel``) and listens to the Segmenter's events to
 push frames and masks back.
 
 State that must survive a re-display (frame, objects, prompts, settings, progress,
@@ -24,7 +24,10 @@ add_object         -  (a new object id, selected)
 remove_object      obj_id
 set_visible        obj_id, visible: bool
 label              obj_id, label: str (at most 100 characters; "" clears it)
-propagate          direction: "forward" | "backward" | "both" (optional: the trait)
+stroke             frame, obj_id, tool: "brush" | "eraser", radius (pixels, 0.5..256),
+                   points: [[x, y], ...] (pixels, 1..2048 of them, inside the frame)
+propagate          direction: "forward" | "backward" | "both", scope: "next_prompt" |
+                   "video" (both optional: the traits)
 cancel             -
 =================  ====================================================================
 
@@ -58,9 +61,11 @@ export default { render({ el }) {
 """
 
 #: Traits the browser may change; every other synced trait is Python's to set.
-FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction"})
+FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"})
 MAX_FRAMES_PER_REQUEST = 64
 MAX_MASKS_PER_REQUEST = 256
+MAX_STROKE_POINTS = 2048  # the player simplifies a stroke (to 0.5 px) and splits longer ones
+MIN_BRUSH_RADIUS, MAX_BRUSH_RADIUS = 0.5, 256.0  # pixels of the full-resolution frame
 TIMELINE_INTERVAL_S = 0.5  # how often the timeline is recomputed while masks stream in
 REST_S = 0.4  # the player has rested on a frame this long: prepare it for a prompt (playback moves on sooner)
 
@@ -88,6 +93,12 @@ class Player(anywidget.AnyWidget):
         overlay: "filled" | "contour" | "off"; opacity: 0..1 for "filled".
         follow: show each frame as a propagation reaches it.
         direction: what the Propagate button does: "forward" | "backward" | "both".
+        scope: how far it goes: "next_prompt" (the default: from each prompt given since the
+            last propagation up to that object's next prompt, leaving the rest untouched;
+            see ``Segmenter.propagate(until_prompt=True)``) or "video" (the whole video).
+        tool: what a press on the frame does: "click" (points, and boxes by dragging),
+            "brush" or "eraser" (paint onto / erase from the selected object's mask).
+        brush_size: the brush and eraser radius in frame pixels.
         fps: playback rate, the video's own by default.
         objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
         cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
@@ -120,6 +131,9 @@ class Player(anywidget.AnyWidget):
     opacity = t.Float(0.5).tag(sync=True)
     follow = t.Bool(True).tag(sync=True)  # the player follows the propagation head
     direction = t.Enum(("forward", "backward", "both"), default_value="both").tag(sync=True)
+    scope = t.Enum(("next_prompt", "video"), default_value="next_prompt").tag(sync=True)
+    tool = t.Enum(("click", "brush", "eraser"), default_value="click").tag(sync=True)
+    brush_size = t.Float(12.0).tag(sync=True)
 
     # durable state owned by Python
     objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True, "label": "person" | None}]
@@ -202,6 +216,13 @@ class Player(anywidget.AnyWidget):
         if known and obj not in known:
             raise t.TraitError(f"no object {obj}; known objects: {known}.")
         return obj
+
+    @t.validate("brush_size")
+    def _valid_brush_size(self, proposal):
+        value = proposal["value"]
+        if not MIN_BRUSH_RADIUS <= value <= MAX_BRUSH_RADIUS:
+            raise t.TraitError(f"brush_size must be in [{MIN_BRUSH_RADIUS:g}, {MAX_BRUSH_RADIUS:g}] pixels, got {value}.")
+        return value
 
     @t.validate("opacity")
     def _valid_opacity(self, proposal):
@@ -299,11 +320,44 @@ class Player(anywidget.AnyWidget):
             raise MessageError(f"label must be a string (\"\" clears it), got {label!r:.20}.")
         self.set_label(obj, label)
 
+    def _msg_stroke(self, msg) -> None:
+        frame, obj = self._frame_field(msg), self._object_field(msg)
+        tool = msg.get("tool")
+        if tool not in ("brush", "eraser"):
+            raise MessageError(f"tool must be 'brush' or 'eraser', got {tool!r:.20}.")
+        radius = _number(msg, "radius")
+        if not MIN_BRUSH_RADIUS <= radius <= MAX_BRUSH_RADIUS:
+            raise MessageError(f"radius must be in [{MIN_BRUSH_RADIUS:g}, {MAX_BRUSH_RADIUS:g}] pixels, got {radius:g}.")
+        points = msg.get("points")
+        if not isinstance(points, list) or not 0 < len(points) <= MAX_STROKE_POINTS:
+            raise MessageError(f"points must be a list of 1..{MAX_STROKE_POINTS} [x, y] pairs, got {points!r:.60}.")
+        xy = []
+        for p in points:
+            if not isinstance(p, list) or len(p) != 2:
+                raise MessageError(f"each stroke point must be [x, y], got {p!r:.40}.")
+            x, y = _number({"x": p[0]}, "x"), _number({"y": p[1]}, "y")
+            if not (0 <= x <= self.width and 0 <= y <= self.height):
+                raise MessageError(f"stroke point ({x:g}, {y:g}) is outside the {self.width}x{self.height} frame.")
+            xy.append((x, y))
+        self._check_idle()
+        if tool == "eraser" and (frame, obj) not in self.seg.masks:
+            raise MessageError(f"nothing to erase: object {obj} has no mask on frame {frame}.")
+        from .brush import rasterize_stroke
+
+        stroke = rasterize_stroke(xy, radius, (self.height, self.width))
+        if tool == "brush":
+            self.seg.edit_mask(frame, obj, add=stroke)
+        else:
+            self.seg.edit_mask(frame, obj, remove=stroke)
+
     def _msg_propagate(self, msg) -> None:
         direction = msg.get("direction", self.direction)
         if direction not in ("forward", "backward", "both"):
             raise MessageError(f"direction must be 'forward', 'backward' or 'both', got {direction!r:.20}.")
-        self.propagate(direction)
+        scope = msg.get("scope", self.scope)
+        if scope not in ("next_prompt", "video"):
+            raise MessageError(f"scope must be 'next_prompt' or 'video', got {scope!r:.20}.")
+        self.propagate(direction, scope)
 
     def _msg_cancel(self, msg) -> None:
         self.seg.cancel()
@@ -396,13 +450,21 @@ class Player(anywidget.AnyWidget):
             self._extra_labels[obj_id] = label
         self._sync_objects()
 
-    def propagate(self, direction: str = "both") -> None:
-        """Start propagating in a background thread; returns at once (see :meth:`wait`)."""
+    def propagate(self, direction: str = "both", scope: str | None = None) -> None:
+        """Start propagating in a background thread; returns at once (see :meth:`wait`).
+
+        ``scope`` "next_prompt" carries the prompts given since the last propagation on,
+        each up to its object's next prompt; "video" re-propagates the whole video; None
+        takes the ``scope`` trait.
+        """
+        scope = self.scope if scope is None else scope
+        if scope not in ("next_prompt", "video"):
+            raise MessageError(f"scope must be 'next_prompt' or 'video', got {scope!r:.20}.")
         self._check_idle()
         if not self.seg.prompts:
             raise MessageError("nothing to propagate: click on an object first.")
         self.progress = {"running": True, "done": 0, "total": 0, "cancelled": False}
-        self._thread = threading.Thread(target=self._run_propagation, args=(direction,), daemon=True)
+        self._thread = threading.Thread(target=self._run_propagation, args=(direction, scope), daemon=True)
         self._thread.start()
 
     @property
@@ -416,9 +478,9 @@ class Player(anywidget.AnyWidget):
             self._thread.join(timeout)
         return not self.running
 
-    def _run_propagation(self, direction: str) -> None:
+    def _run_propagation(self, direction: str, scope: str) -> None:
         try:
-            self.seg.propagate(direction, progress=False)
+            self.seg.propagate(direction, progress=False, until_prompt=scope == "next_prompt")
         except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
             self._error(f"propagation failed: {exc}")
         finally:
