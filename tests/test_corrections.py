@@ -366,3 +366,24 @@ def test_classic_correction_leaves_beyond_the_next_keyframe_bit_identical(small_
         assert seg.masks.rle(f, 1) == before.rle(f, 1), f
     for f in range(len(video)):
         assert seg.masks.rle(f, 2) == before.rle(f, 2), f
+
+
+def test_learned_engine_undo_of_a_click_on_a_propagated_frame_is_exact():
+    """The default engine answers clicks with its image prompt model: undo still gives the
+    propagated masks back bit for bit (the engine is replayed, the store restored)."""
+    video, gt = vw.datasets.synthetic(num_frames=6, height=96, width=128)
+    seg = vw.Segmenter(video)  # "learned"
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.add_mask(0, 2, gt.get(0, 2))
+    seg.propagate("forward", progress=False)
+    before = _frame_state(seg, 3)
+    ys, xs = np.nonzero(gt.get(3, 1))
+    seg.add_points(3, 1, [(xs.mean(), ys.mean())])
+    seg.add_points(3, 1, [(xs.min() + 2.0, ys.mean())])
+    middle = _frame_state(seg, 3)
+    seg.add_points(3, 1, [(xs.max() - 2.0, ys.mean())], labels=[0])
+    seg.undo()
+    _assert_same_state(_frame_state(seg, 3), middle)
+    seg.undo()
+    seg.undo()
+    _assert_same_state(_frame_state(seg, 3), before)

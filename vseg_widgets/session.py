@@ -71,7 +71,9 @@ class Segmenter:
     Attributes:
         video: the :class:`Video`.
         masks: the :class:`MaskStore` of every (frame, object) mask.
-        prompts: the prompts in the order they were given.
+        prompts: the prompts in the order they were given (a brush edit is a "mask" prompt).
+        labels: {obj_id: label} of the labelled objects (see :meth:`set_label`).
+        pending_corrections: (frame, obj_id) prompted since the last propagation.
     """
 
     def __init__(self, video, engine=DEFAULT):
