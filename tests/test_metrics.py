@@ -389,7 +389,7 @@ def test_evaluate_takes_a_segmenter_and_merges_with_its_table(synthetic_video, p
     result = metrics.evaluate(seg)  # masks, fps and ground truth from the Segmenter
     np.testing.assert_array_equal(result.frames["time_s"], result.frames["frame"] / video.fps)
     table = seg.to_dataframe()
-    merged = table.merge(result.frames, on=["frame", "time_s", "obj_id"])
+    merged = table.merge(result.frames, on=["frame", "time_s", "obj_id", "label"])
     assert len(merged) == len(result.frames)
     assert not [c for c in merged.columns if c.endswith(("_x", "_y"))]
     # a MaskStore without fps gives a table without time_s, merging on (frame, obj_id)
@@ -445,9 +445,9 @@ def _moving_square_video(num_frames=8, step=4, size=64):
 def test_consistency_columns_match_segmenter_table(propagated):
     seg = propagated
     table = metrics.consistency(seg)
-    assert list(table.columns) == ["frame", "time_s", "obj_id", "area_px", "area_frac", "iou_prev", "area_change", "flicker"]
+    assert list(table.columns) == ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "iou_prev", "area_change", "flicker"]
     ours = seg.to_dataframe()
-    merged = ours.merge(table, on=["frame", "time_s", "obj_id"], suffixes=("", "_metrics"))
+    merged = ours.merge(table, on=["frame", "time_s", "obj_id", "label"], suffixes=("", "_metrics"))
     assert len(merged) == len(ours) == len(table)
     for column in ("area_px", "area_frac", "iou_prev"):
         np.testing.assert_array_equal(merged[column], merged[f"{column}_metrics"], err_msg=column)

@@ -231,7 +231,7 @@ def test_python_reset_resets_the_player(player, small_video):
     player.overlay = "contour"
     player.sent.clear()
     player.seg.reset()
-    assert player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True}]
+    assert player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True, "label": None}]
     assert player.selected == 1 and player.prompts == []
     assert player.progress == {"running": False, "done": 0, "total": 0, "cancelled": False}
     assert player.timeline["lanes"] == [{"obj_id": 1, "present": [], "scores": None}]
@@ -341,7 +341,7 @@ def test_prompts_are_refused_while_propagating(player, small_video):
 
 
 def test_frontend_traits_are_exactly_the_settings():
-    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction"}
+    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"}
 
 
 def test_player_is_the_segmenters_display(small_video):
@@ -351,7 +351,7 @@ def test_player_is_the_segmenters_display(small_video):
     bundle = seg._repr_mimebundle_()
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert seg.player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True}]
+    assert seg.player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True, "label": None}]
     assert seg.player.palette == list(vw.palette.OBJECT_COLORS)
 
 

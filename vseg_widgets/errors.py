@@ -61,3 +61,12 @@ class ModelOutputError(VsegError, ValueError):
 
 class PromptModelError(EngineError):
     """An image prompt model (the shipped one or a user's predictor) failed on a prompt."""
+
+
+class LabelError(VsegError, ValueError):
+    """An object label that is not a string (or None), too long, has control characters, or
+    names an object the Segmenter does not have."""
+
+
+class StrokeError(PromptError):
+    """A brush or eraser edit whose masks or stroke (points, radius) cannot be used."""

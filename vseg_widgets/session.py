@@ -8,6 +8,7 @@ one way: video -> engine session -> mask store -> (player, tables, exports).
 from __future__ import annotations
 
 import threading
+import unicodedata
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from .engines import DEFAULT, get_engine
-from .errors import EngineError, MaskShapeError, PromptError, UnknownObjectError
+from .errors import EngineError, LabelError, MaskShapeError, PromptError, StrokeError, UnknownObjectError
 from .masks import MaskStore, _bytes_rle, check_obj_id
 from .video import Video, open_video
 
@@ -70,7 +71,9 @@ class Segmenter:
     Attributes:
         video: the :class:`Video`.
         masks: the :class:`MaskStore` of every (frame, object) mask.
-        prompts: the prompts in the order they were given.
+        prompts: the prompts in the order they were given (a brush edit is a "mask" prompt).
+        labels: {obj_id: label} of the labelled objects (see :meth:`set_label`).
+        pending_corrections: (frame, obj_id) prompted since the last propagation.
     """
 
     def __init__(self, video, engine=DEFAULT):
@@ -82,6 +85,13 @@ class Segmenter:
         self.ground_truth: MaskStore | None = None
         self._source: dict[tuple[int, int], str] = {}  # (frame, obj) -> "prompt" | "propagated"
         self._engine_ms: dict[int, float] = {}  # frame -> engine time of its last computation
+        self._labels: dict[int, str] = {}  # obj_id -> label (see set_label)
+        # id(prompt) -> (prompt, before, after): the masks of the prompt's frame that it
+        # changed, as (RLE, source) before it and RLE after it, so undo restores them exactly.
+        self._undo: dict[int, tuple[Prompt, dict, dict]] = {}
+        # (frame, obj) prompted since the last propagation: the corrections that
+        # propagate(until_prompt=True) carries on from (insertion-ordered).
+        self._pending: dict[tuple[int, int], None] = {}
         self._listeners: list[Listener] = []
         self._cancel = threading.Event()
         self._lock = threading.RLock()  # one engine call at a time (player thread vs. caller)
@@ -150,12 +160,59 @@ class Segmenter:
             )
         return pts
 
+    def edit_mask(self, frame: int, obj_id: int, add=None, remove=None) -> dict[int, np.ndarray]:
+        """Paint onto (``add``) and erase from (``remove``) object ``obj_id``'s mask on ``frame``.
+
+        The brush and eraser of the player call this. The edited mask (the current one, or
+        an empty one where the object has none on that frame, ``| add & ~remove``) becomes
+        the frame's mask prompt, as :meth:`add_mask` would make it: one undo step, and
+        never overwritten by propagation.
+
+        Args:
+            add: (H, W) bool pixels to add, or None.
+            remove: (H, W) bool pixels to remove, or None (applied after ``add``).
+
+        Returns:
+            ``{obj_id: (H, W) bool}`` of that frame after the edit.
+
+        Raises:
+            StrokeError: neither ``add`` nor ``remove`` given.
+            MaskShapeError: a mask that is not (H, W) of 0/1 values.
+        """
+        frame, obj_id = self.video.check_index(frame), check_obj_id(obj_id)
+        if add is None and remove is None:
+            raise StrokeError("edit_mask needs add= or remove= (an (H, W) bool mask), got neither.")
+        add = None if add is None else self.masks.check_mask(add)
+        remove = None if remove is None else self.masks.check_mask(remove)
+        with self._lock:  # read the mask to edit and prompt with the result as one step
+            mask = self.masks.get(frame, obj_id)
+            mask = np.zeros((self.video.height, self.video.width), bool) if mask is None else mask
+            if add is not None:
+                mask |= add
+            if remove is not None:
+                mask &= ~remove
+            return self._add(Prompt(frame, obj_id, "mask", mask=mask))
+
     def _add(self, prompt: Prompt) -> dict[int, np.ndarray]:
         with self._guard():
+            before = self._snapshot(prompt.frame)
             masks = self._condition(prompt.frame, prompt.obj_id, [*self.prompts, prompt])
+            after = self._snapshot(prompt.frame)
+            changed = {o for o in before.keys() | after.keys() if before.get(o, (None,))[0] != after.get(o, (None,))[0]}
+            changed.add(prompt.obj_id)
+            self._undo[id(prompt)] = (
+                prompt,
+                {o: before.get(o) for o in changed},
+                {o: after.get(o, (None,))[0] for o in changed},
+            )
             self.prompts.append(prompt)
+            self._pending[(prompt.frame, prompt.obj_id)] = None
         self._emit("prompts")
         return masks
+
+    def _snapshot(self, frame: int) -> dict[int, tuple[dict, str | None]]:
+        """{obj: (stored RLE, source)} of every mask on ``frame`` (RLEs are never mutated in place)."""
+        return {o: (self.masks.rle(frame, o), self._source.get((frame, o))) for o in self._frame_objects(frame)}
 
     def _condition(self, frame: int, obj_id: int, prompts: list[Prompt]) -> dict[int, np.ndarray]:
         """Send the engine everything prompted for (frame, obj_id) and store its answer."""
@@ -174,23 +231,48 @@ class Segmenter:
     def undo(self) -> Prompt | None:
         """Take back the last prompt; returns it (None if there was none).
 
-        The engine is reset and given the remaining prompts again, so the prompted frame's
-        mask is as if the last prompt had never been given. Propagated masks are kept until
-        the next propagation.
+        The prompt's frame gets back exactly the masks it had before the prompt: a
+        propagated mask comes back as it was, bit for bit (an object that had none there has
+        none again). Another object's mask that the prompt changed (prompted pixels win over
+        tracked ones) comes back too, unless something changed it since. The engine is
+        reset and given the remaining prompts again. Masks that a propagation computed after
+        the prompt, on other frames, are kept until the next propagation.
         """
         with self._guard():
             if not self.prompts:
                 return None
             last = self.prompts.pop()
+            entry = self._undo.pop(id(last), None)
             self._session.reset()
             for frame, obj in dict.fromkeys((p.frame, p.obj_id) for p in self.prompts):
                 self._condition(frame, obj, self.prompts)
-            if not any((p.frame, p.obj_id) == (last.frame, last.obj_id) for p in self.prompts):
+            key = (last.frame, last.obj_id)
+            still_prompted = any((p.frame, p.obj_id) == key for p in self.prompts)
+            if not still_prompted:
+                self._pending.pop(key, None)
+            if entry is not None and entry[0] is last:
+                _, before, after = entry
+                for obj, was in before.items():
+                    if obj != last.obj_id and self.masks.rle(last.frame, obj) != after[obj]:
+                        continue  # changed since (a later propagation): leave it
+                    self._restore(last.frame, obj, was)
+            elif not still_prompted:  # no record (e.g. prompts put back by hand): forget the mask
                 self.masks.discard(last.frame, last.obj_id)
-                self._source.pop((last.frame, last.obj_id), None)
+                self._source.pop(key, None)
         self._emit("prompts")
         self._emit("masks", frames=[last.frame])
         return last
+
+    def _restore(self, frame: int, obj: int, was: tuple[dict, str | None] | None) -> None:
+        if was is None or was[0] is None:
+            self.masks.discard(frame, obj)
+            self._source.pop((frame, obj), None)
+        else:
+            self.masks.set_rle(frame, obj, was[0])
+            if was[1] is None:
+                self._source.pop((frame, obj), None)
+            else:
+                self._source[(frame, obj)] = was[1]
 
     def remove_object(self, obj_id: int) -> None:
         """Forget an object: its prompts and its masks on every frame."""
@@ -202,8 +284,13 @@ class Segmenter:
             self.masks.remove_object(obj_id)
             self.prompts = [p for p in self.prompts if p.obj_id != obj_id]
             self._source = {k: v for k, v in self._source.items() if k[1] != obj_id}
+            self._pending = {k: None for k in self._pending if k[1] != obj_id}
+            self._undo = {k: v for k, v in self._undo.items() if v[0].obj_id != obj_id}
+            had_label = self._labels.pop(obj_id, None) is not None
         self._emit("prompts")
         self._emit("masks", frames=frames)
+        if had_label:
+            self._emit("labels", labels=self.labels)
 
     def reset(self) -> None:
         """Forget every prompt and mask."""
@@ -213,8 +300,14 @@ class Segmenter:
             self.masks.clear()
             self._source.clear()
             self._engine_ms.clear()
+            self._pending.clear()
+            self._undo.clear()
+            had_labels = bool(self._labels)
+            self._labels.clear()
         self._emit("prompts")
         self._emit("masks", frames=None)
+        if had_labels:
+            self._emit("labels", labels={})
 
     def prepare(self, frame: int) -> None:
         """Let the engine start, in the background, the per-frame work a prompt on ``frame``
@@ -230,6 +323,41 @@ class Segmenter:
         ready = getattr(self._session, "ready", None)
         return True if ready is None else bool(ready(self.video.check_index(frame)))
 
+    # -- labels -----------------------------------------------------------------------
+    def set_label(self, obj_id: int, label: str | None) -> None:
+        """Name object ``obj_id`` (e.g. "person"); None or "" clears its label.
+
+        The label shows in the player's object list and is the ``label`` column of
+        :meth:`to_dataframe` and of the metric tables. Surrounding whitespace is dropped.
+
+        Raises:
+            LabelError: ``label`` is not a string or None, is longer than
+                :data:`MAX_LABEL_LENGTH` characters or holds control characters (a newline
+                would break one-label-per-line exports), or ``obj_id`` is not one of
+                :attr:`obj_ids` (give the object a prompt first).
+        """
+        if isinstance(obj_id, (bool, np.bool_)) or not isinstance(obj_id, (int, np.integer)) or obj_id not in self.obj_ids:
+            raise LabelError(
+                f"cannot label object {obj_id!r}: it has no prompt and no mask; known objects: "
+                f"{self.obj_ids}. Prompt it first (add_points, add_box, add_mask or edit_mask)."
+            )
+        label = check_label(label)
+        obj_id = int(obj_id)
+        if label is None:
+            if self._labels.pop(obj_id, None) is None:
+                return
+        elif self._labels.get(obj_id) == label:
+            return
+        else:
+            self._labels[obj_id] = label
+        self._emit("labels", labels=self.labels)
+
+    @property
+    def labels(self) -> dict[int, str]:
+        """{obj_id: label} of the labelled objects among :attr:`obj_ids` (a copy)."""
+        known = set(self.obj_ids)
+        return {obj: label for obj, label in sorted(self._labels.items()) if obj in known}
+
     @property
     def obj_ids(self) -> list[int]:
         """Sorted ids of every object with a prompt or a mask."""
@@ -244,7 +372,15 @@ class Segmenter:
         return {obj: sorted(frames) for obj, frames in sorted(out.items())}
 
     # -- propagation ------------------------------------------------------------------
-    def propagate(self, direction: Direction = "both", start_frame: int | None = None, progress: bool = True) -> PropagationReport:
+    def propagate(
+        self,
+        direction: Direction = "both",
+        start_frame: int | None = None,
+        progress: bool = True,
+        *,
+        until_prompt: bool = False,
+        obj_ids=None,
+    ) -> PropagationReport:
         """Track the prompted objects through the video; blocks until done or cancelled.
 
         Args:
@@ -253,24 +389,39 @@ class Segmenter:
                 filling only what the forward pass did not reach.
             start_frame: start both passes here instead (e.g. the frame just corrected).
             progress: show a tqdm progress bar.
+            until_prompt: carry corrections on without undoing any keyframe's work. Each
+                object is propagated from a frame where it is prompted, in the directions
+                asked, up to (not including) its next prompted frame in that direction;
+                every mask beyond is left exactly as it was. The frames it starts from:
+                ``start_frame`` (for the objects prompted there) when given; otherwise
+                every (frame, object) prompted since the last propagation (the
+                corrections); otherwise every prompted (frame, object). With "both", a
+                frame that a forward window reaches is not written again going backward.
+                False (the default): the whole video, as described above.
+            obj_ids: write only these objects' masks (the engine still tracks the others,
+                which compete for pixels). None: every object.
 
         Prompted (frame, object) masks are never overwritten. Ctrl-C (KeyboardInterrupt)
         or :meth:`cancel` stops it, keeping every frame done so far. An engine failure
         raises EngineError, also keeping them.
+
+        Raises:
+            PromptError: nothing prompted (for ``obj_ids``), or, with ``until_prompt``,
+                no object (of ``obj_ids``) prompted on ``start_frame``.
+            UnknownObjectError: an id in ``obj_ids`` that has no prompt.
         """
         if direction not in ("forward", "backward", "both"):
             raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}.")
         if not self.prompts:
             raise PromptError("nothing to propagate: add a prompt first (add_points, add_box or add_mask).")
-        frames = sorted({p.frame for p in self.prompts})
         if start_frame is not None:
             start_frame = self.video.check_index(start_frame)
-        passes = []
-        if direction in ("forward", "both"):
-            passes.append((frames[0] if start_frame is None else start_frame, False))
-        if direction in ("backward", "both"):
-            passes.append((frames[-1] if start_frame is None else start_frame, True))
-        total = sum(s + 1 if rev else len(self.video) - s for s, rev in passes)
+        objs = self._check_propagated_objects(obj_ids)
+        if until_prompt:
+            passes, sources = self._plan_until_prompt(direction, start_frame, objs)
+        else:
+            passes, sources = self._plan_whole(direction, start_frame, objs), None
+        total = sum(_pass_length(p, len(self.video)) for p in passes)
 
         from tqdm.auto import tqdm
 
@@ -280,11 +431,12 @@ class Segmenter:
         bar = tqdm(total=total, desc="propagate", unit="frame", disable=not progress, leave=False)
         with self._guard():
             try:
-                for start, reverse in passes:
+                for start, reverse, limits in passes:
+                    last = _pass_end(start, reverse, limits, len(self.video))
                     generator = self._session.propagate(start, reverse=reverse)
                     expected = start  # the frame the engine is working on
                     try:
-                        while not self._cancel.is_set():
+                        while not self._cancel.is_set() and (expected >= last if reverse else expected <= last):
                             tick = time.perf_counter()
                             try:
                                 frame, masks = next(generator)
@@ -299,6 +451,10 @@ class Segmenter:
                                 ) from exc
                             self._engine_ms[frame] = 1000 * (time.perf_counter() - tick)
                             expected = frame + (-1 if reverse else 1)
+                            if limits is not None:  # each object inside its own window only
+                                masks = {o: m for o, m in masks.items() if o in limits and (frame > limits[o] if reverse else frame < limits[o])}
+                            elif objs is not None:
+                                masks = {o: m for o, m in masks.items() if o in objs}
                             if reverse and direction == "both":
                                 masks = {o: m for o, m in masks.items() if (frame, o) not in written}
                             written |= {(frame, o) for o in masks}
@@ -313,9 +469,85 @@ class Segmenter:
                 self._cancel.set()
             finally:
                 bar.close()
+            if not self._cancel.is_set():  # carried on: no longer pending corrections
+                keep = (lambda k: k not in sources) if sources is not None else (lambda k: objs is not None and k[1] not in objs)
+                self._pending = {k: None for k in self._pending if keep(k)}
         report = PropagationReport(done, time.perf_counter() - started, self._cancel.is_set())
         self._emit("progress", done=done, total=total, finished=True, cancelled=report.cancelled)
         return report
+
+    @property
+    def pending_corrections(self) -> list[tuple[int, int]]:
+        """(frame, obj_id) prompted since the last propagation, in the order given: where
+        ``propagate(until_prompt=True)`` starts from when no start_frame is given."""
+        return list(self._pending)
+
+    def _check_propagated_objects(self, obj_ids) -> set[int] | None:
+        if obj_ids is None:
+            return None
+        ids = [obj_ids] if isinstance(obj_ids, (int, np.integer)) else list(obj_ids)
+        prompted = {p.obj_id for p in self.prompts}
+        unknown = [o for o in ids if o not in prompted]
+        if unknown or not ids:
+            raise UnknownObjectError(
+                f"cannot propagate objects {unknown or ids}: only prompted objects propagate; prompted objects: {sorted(prompted)}."
+            )
+        return {int(o) for o in ids}
+
+    def _plan_whole(self, direction: str, start_frame: int | None, objs: set[int] | None) -> list:
+        """Passes (start, reverse, None) over the whole video, as before until_prompt existed."""
+        frames = sorted({p.frame for p in self.prompts if objs is None or p.obj_id in objs})
+        passes = []
+        if direction in ("forward", "both"):
+            passes.append((frames[0] if start_frame is None else start_frame, False, None))
+        if direction in ("backward", "both"):
+            passes.append((frames[-1] if start_frame is None else start_frame, True, None))
+        return passes
+
+    def _plan_until_prompt(self, direction: str, start_frame: int | None, objs: set[int] | None):
+        """Passes (start, reverse, {obj: stop frame, exclusive}) from each correction up to
+        each object's next prompt, and the (frame, obj) sources they start from."""
+        prompted = self.prompted_frames
+        if start_frame is not None:
+            at = sorted(objs) if objs is not None else [o for o, fs in prompted.items() if start_frame in fs]
+            if not at:
+                raise PromptError(
+                    f"no object is prompted on frame {start_frame}, so there is no correction to carry on "
+                    f"from; prompted frames: {sorted({p.frame for p in self.prompts})}. Start from one of "
+                    "them, or pass obj_ids=[...] to propagate those objects from this frame."
+                )
+            sources = [(start_frame, o) for o in at]
+        else:
+            sources = list(self._pending) or list(dict.fromkeys((p.frame, p.obj_id) for p in self.prompts))
+            sources = [k for k in sources if objs is None or k[1] in objs]
+            if not sources:  # obj_ids has been checked: they are prompted, so this is unreachable
+                raise PromptError(f"nothing to propagate for objects {sorted(objs or [])}.")
+        n = len(self.video)
+        by_frame: dict[int, list[int]] = {}
+        for frame, obj in sorted(sources):
+            by_frame.setdefault(frame, []).append(obj)
+        forward, backward = [], []
+        covered: dict[int, set[int]] = {}  # obj -> frames a forward window writes
+        if direction in ("forward", "both"):
+            for k, at in by_frame.items():
+                limits = {o: next((f for f in prompted[o] if f > k), n) for o in at}
+                limits = {o: stop for o, stop in limits.items() if stop > k + 1 or k not in prompted[o]}
+                for o, stop in limits.items():
+                    covered.setdefault(o, set()).update(range(k, stop))
+                if limits:
+                    forward.append((k, False, limits))
+        if direction in ("backward", "both"):
+            for k, at in sorted(by_frame.items(), reverse=True):
+                limits = {}
+                for o in at:
+                    stop = next((f for f in reversed(prompted[o]) if f < k), -1)
+                    # frames a forward window writes are not written again going backward
+                    stop = max([stop, *(f for f in covered.get(o, ()) if stop < f < k)])
+                    if stop < k - 1 or k not in prompted[o]:
+                        limits[o] = stop
+                if limits:
+                    backward.append((k, True, limits))
+        return forward + backward, set(sources)
 
     def cancel(self) -> None:
         """Stop a running propagation after the frame in progress; its frames are kept."""
@@ -353,6 +585,7 @@ class Segmenter:
         frame        int      frame index
         time_s       float    frame / fps
         obj_id       int      object id
+        label        str      the object's label (:meth:`set_label`); None if it has none
         area_px      int      mask area in pixels
         area_frac    float    area_px / (H * W)
         bbox         tuple    (x, y, w, h) in pixels, ints; None for an empty mask
@@ -364,9 +597,11 @@ class Segmenter:
         ===========  =======  ===================================================
 
         The column names are shared with :mod:`vseg_widgets.metrics` tables, so they merge
-        on (frame, obj_id).
+        on (frame, obj_id), plus time_s and label where both tables have them (the metric
+        tables of a Segmenter do).
         """
         rows = []
+        labels = self.labels
         hw = self.video.height * self.video.width
         for frame in self.masks.frames():
             for obj in sorted(self._frame_objects(frame)):
@@ -383,6 +618,7 @@ class Segmenter:
                         "frame": frame,
                         "time_s": frame / self.video.fps,
                         "obj_id": obj,
+                        "label": labels.get(obj),
                         "area_px": area,
                         "area_frac": area / hw,
                         "bbox": bbox,
@@ -392,7 +628,7 @@ class Segmenter:
                         "engine_ms": self._engine_ms.get(frame, np.nan),
                     }
                 )
-        columns = ["frame", "time_s", "obj_id", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
+        columns = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
         return pd.DataFrame(rows, columns=columns)
 
     def _frame_objects(self, frame: int) -> list[int]:
@@ -436,7 +672,8 @@ class Segmenter:
 
     # -- observers (the player subscribes here) -----------------------------------------
     def observe(self, callback: Listener) -> None:
-        """Call ``callback(event, **payload)`` on "prompts", "masks", "progress" and "ground_truth"."""
+        """Call ``callback(event, **payload)`` on "prompts", "masks", "progress", "ground_truth"
+        and "labels" (payload ``labels``: the new :attr:`labels`)."""
         self._listeners.append(callback)
 
     def unobserve(self, callback: Listener) -> None:
@@ -451,6 +688,23 @@ class Segmenter:
             f"Segmenter({self.video!r}, engine={self.engine_name!r}, objects={self.obj_ids}, "
             f"{len(self.prompts)} prompts, {len(self.masks.frames())} frames with masks)"
         )
+
+
+MAX_LABEL_LENGTH = 100
+
+
+def check_label(label) -> str | None:
+    """A label as stored: None, or a stripped non-empty str (raises LabelError otherwise)."""
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise LabelError(f"a label must be a string (or None to clear it), got {type(label).__name__} {label!r:.40}.")
+    label = label.strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise LabelError(f"a label may have at most {MAX_LABEL_LENGTH} characters, got {len(label)}; shorten it.")
+    if any(unicodedata.category(c) == "Cc" for c in label):
+        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...), got {label!r:.60}.")
+    return label or None
 
 
 def _merge(prompts: list[Prompt]):
@@ -471,6 +725,18 @@ def _merge(prompts: list[Prompt]):
     if points:
         return np.concatenate(points), np.concatenate(labels), box, mask
     return None, None, box, mask
+
+
+def _pass_end(start: int, reverse: bool, limits: dict[int, int] | None, num_frames: int) -> int:
+    """The last frame (inclusive) a propagation pass must reach."""
+    if limits is None:
+        return 0 if reverse else num_frames - 1
+    return min(limits.values()) + 1 if reverse else max(limits.values()) - 1
+
+
+def _pass_length(p: tuple, num_frames: int) -> int:
+    start, reverse, limits = p
+    return abs(start - _pass_end(start, reverse, limits, num_frames)) + 1
 
 
 def _rle_iou(a: dict, b: dict) -> float:

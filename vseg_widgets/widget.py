@@ -1,8 +1,8 @@
 """The interactive player: an anywidget whose frontend lives in ``js/`` (bundled to ``static/``).
 
 The widget holds no segmentation logic. It turns browser messages into calls on its
-:class:`~vseg_widgets.session.Segmenter` (``add_points``, ``add_box``, ``undo``,
-``remove_object``, ``propagate``, ``cancel``) and listens to the Segmenter's events to
+:class:`~vseg_widgets.session.Segmenter` (``add_points``, ``add_box``, ``edit_mask``,
+``set_label``, ``undo``, ``remove_object``, ``propagate``, ``cancel``) and listens to the Segmenter's events to
 push frames and masks back.
 
 State that must survive a re-display (frame, objects, prompts, settings, progress,
@@ -26,7 +26,11 @@ undo               -
 add_object         -  (a new object id, selected)
 remove_object      obj_id
 set_visible        obj_id, visible: bool
-propagate          direction: "forward" | "backward" | "both" (optional: the trait)
+label              obj_id, label: str (at most 100 characters; "" clears it)
+stroke             frame, obj_id, tool: "brush" | "eraser", radius (pixels, 0.5..256),
+                   points: [[x, y], ...] (pixels, 1..2048 of them, inside the frame)
+propagate          direction: "forward" | "backward" | "both", scope: "next_prompt" |
+                   "video" (both optional: the traits)
 cancel             -
 =================  ====================================================================
 
@@ -60,9 +64,11 @@ export default { render({ el }) {
 """
 
 #: Traits the browser may change; every other synced trait is Python's to set.
-FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction"})
+FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"})
 MAX_FRAMES_PER_REQUEST = 64
 MAX_MASKS_PER_REQUEST = 256
+MAX_STROKE_POINTS = 2048  # the player simplifies a stroke (to 0.5 px) and splits longer ones
+MIN_BRUSH_RADIUS, MAX_BRUSH_RADIUS = 0.5, 256.0  # pixels of the full-resolution frame
 TIMELINE_INTERVAL_S = 0.5  # how often the timeline is recomputed while masks stream in
 REST_S = 0.4  # the player has rested on a frame this long: prepare it for a prompt (playback moves on sooner)
 
@@ -90,6 +96,12 @@ class Player(anywidget.AnyWidget):
         overlay: "filled" | "contour" | "off"; opacity: 0..1 for "filled".
         follow: show each frame as a propagation reaches it.
         direction: what the Propagate button does: "forward" | "backward" | "both".
+        scope: how far it goes: "next_prompt" (the default: from each prompt given since the
+            last propagation up to that object's next prompt, leaving the rest untouched;
+            see ``Segmenter.propagate(until_prompt=True)``) or "video" (the whole video).
+        tool: what a press on the frame does: "click" (points, and boxes by dragging),
+            "brush" or "eraser" (paint onto / erase from the selected object's mask).
+        brush_size: the brush and eraser radius in frame pixels.
         fps: playback rate, the video's own by default.
         objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
         cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
@@ -122,9 +134,12 @@ class Player(anywidget.AnyWidget):
     opacity = t.Float(0.5).tag(sync=True)
     follow = t.Bool(True).tag(sync=True)  # the player follows the propagation head
     direction = t.Enum(("forward", "backward", "both"), default_value="both").tag(sync=True)
+    scope = t.Enum(("next_prompt", "video"), default_value="next_prompt").tag(sync=True)
+    tool = t.Enum(("click", "brush", "eraser"), default_value="click").tag(sync=True)
+    brush_size = t.Float(12.0).tag(sync=True)
 
     # durable state owned by Python
-    objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True}]
+    objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True, "label": "person" | None}]
     prompts = t.List(t.Dict()).tag(sync=True)  # [{"frame", "obj_id", "kind", "points", "labels", "box"}]
     progress = t.Dict().tag(sync=True)  # {"running", "done", "total", "cancelled"}
     timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [...]}
@@ -153,6 +168,9 @@ class Player(anywidget.AnyWidget):
         # Segmenter forgets it (seg.remove_object, seg.undo or seg.reset from Python).
         self._extra: set[int] = set()
         self._hidden: set[int] = set()
+        # Labels given in the player to placeholders (the Segmenter cannot label an object
+        # it does not have); they go to the Segmenter once the object gets a prompt.
+        self._extra_labels: dict[int, str] = {}
         self._prompt_ids: dict = {}  # id(Prompt) -> Prompt, to see which frames a change touched
         self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
@@ -201,6 +219,13 @@ class Player(anywidget.AnyWidget):
         if known and obj not in known:
             raise t.TraitError(f"no object {obj}; known objects: {known}.")
         return obj
+
+    @t.validate("brush_size")
+    def _valid_brush_size(self, proposal):
+        value = proposal["value"]
+        if not MIN_BRUSH_RADIUS <= value <= MAX_BRUSH_RADIUS:
+            raise t.TraitError(f"brush_size must be in [{MIN_BRUSH_RADIUS:g}, {MAX_BRUSH_RADIUS:g}] pixels, got {value}.")
+        return value
 
     @t.validate("opacity")
     def _valid_opacity(self, proposal):
@@ -267,8 +292,13 @@ class Player(anywidget.AnyWidget):
             raise MessageError("nothing to undo: no prompt has been given.")
         # An undo in the player never takes its object out of the list (the person is
         # still working on it): it stays as a placeholder if the Segmenter forgets it.
-        self._extra.add(self.seg.prompts[-1].obj_id)
+        obj = self.seg.prompts[-1].obj_id
+        self._extra.add(obj)
+        label = self.seg.labels.get(obj)
+        if label is not None:  # shown on the placeholder, given back with its next prompt
+            self._extra_labels[obj] = label
         self.seg.undo()
+        self._sync_objects()
 
     def _msg_add_object(self, msg) -> None:
         self.add_object()
@@ -286,11 +316,51 @@ class Player(anywidget.AnyWidget):
         (self._hidden.discard if visible else self._hidden.add)(obj)
         self._sync_objects()
 
+    def _msg_label(self, msg) -> None:
+        obj = self._object_field(msg)
+        label = msg.get("label")
+        if not isinstance(label, str):
+            raise MessageError(f"label must be a string (\"\" clears it), got {label!r:.20}.")
+        self.set_label(obj, label)
+
+    def _msg_stroke(self, msg) -> None:
+        frame, obj = self._frame_field(msg), self._object_field(msg)
+        tool = msg.get("tool")
+        if tool not in ("brush", "eraser"):
+            raise MessageError(f"tool must be 'brush' or 'eraser', got {tool!r:.20}.")
+        radius = _number(msg, "radius")
+        if not MIN_BRUSH_RADIUS <= radius <= MAX_BRUSH_RADIUS:
+            raise MessageError(f"radius must be in [{MIN_BRUSH_RADIUS:g}, {MAX_BRUSH_RADIUS:g}] pixels, got {radius:g}.")
+        points = msg.get("points")
+        if not isinstance(points, list) or not 0 < len(points) <= MAX_STROKE_POINTS:
+            raise MessageError(f"points must be a list of 1..{MAX_STROKE_POINTS} [x, y] pairs, got {points!r:.60}.")
+        xy = []
+        for p in points:
+            if not isinstance(p, list) or len(p) != 2:
+                raise MessageError(f"each stroke point must be [x, y], got {p!r:.40}.")
+            x, y = _number({"x": p[0]}, "x"), _number({"y": p[1]}, "y")
+            if not (0 <= x <= self.width and 0 <= y <= self.height):
+                raise MessageError(f"stroke point ({x:g}, {y:g}) is outside the {self.width}x{self.height} frame.")
+            xy.append((x, y))
+        self._check_idle()
+        if tool == "eraser" and (frame, obj) not in self.seg.masks:
+            raise MessageError(f"nothing to erase: object {obj} has no mask on frame {frame}.")
+        from .brush import rasterize_stroke
+
+        stroke = rasterize_stroke(xy, radius, (self.height, self.width))
+        if tool == "brush":
+            self.seg.edit_mask(frame, obj, add=stroke)
+        else:
+            self.seg.edit_mask(frame, obj, remove=stroke)
+
     def _msg_propagate(self, msg) -> None:
         direction = msg.get("direction", self.direction)
         if direction not in ("forward", "backward", "both"):
             raise MessageError(f"direction must be 'forward', 'backward' or 'both', got {direction!r:.20}.")
-        self.propagate(direction)
+        scope = msg.get("scope", self.scope)
+        if scope not in ("next_prompt", "video"):
+            raise MessageError(f"scope must be 'next_prompt' or 'video', got {scope!r:.20}.")
+        self.propagate(direction, scope)
 
     def _msg_cancel(self, msg) -> None:
         self.seg.cancel()
@@ -361,17 +431,43 @@ class Player(anywidget.AnyWidget):
         """Remove an object from the player and, if it has prompts or masks, from the Segmenter."""
         self._extra.discard(obj_id)
         self._hidden.discard(obj_id)
+        self._extra_labels.pop(obj_id, None)
         if obj_id in self.seg.obj_ids:
             self.seg.remove_object(obj_id)  # emits "prompts" and "masks"
         self._sync_objects()
 
-    def propagate(self, direction: str = "both") -> None:
-        """Start propagating in a background thread; returns at once (see :meth:`wait`)."""
+    def set_label(self, obj_id: int, label: str | None) -> None:
+        """Label an object of the player's list (also one not prompted yet); None or "" clears."""
+        from .session import check_label
+
+        label = check_label(label)  # LabelError names the problem
+        if obj_id in self.seg.obj_ids:
+            self.seg.set_label(obj_id, label)  # emits "labels"
+            return
+        known = [o["id"] for o in self.objects]
+        if obj_id not in known:
+            raise MessageError(f"unknown object {obj_id!r:.20}; known objects: {known}.")
+        if label is None:
+            self._extra_labels.pop(obj_id, None)
+        else:
+            self._extra_labels[obj_id] = label
+        self._sync_objects()
+
+    def propagate(self, direction: str = "both", scope: str | None = None) -> None:
+        """Start propagating in a background thread; returns at once (see :meth:`wait`).
+
+        ``scope`` "next_prompt" carries the prompts given since the last propagation on,
+        each up to its object's next prompt; "video" re-propagates the whole video; None
+        takes the ``scope`` trait.
+        """
+        scope = self.scope if scope is None else scope
+        if scope not in ("next_prompt", "video"):
+            raise MessageError(f"scope must be 'next_prompt' or 'video', got {scope!r:.20}.")
         self._check_idle()
         if not self.seg.prompts:
             raise MessageError("nothing to propagate: click on an object first.")
         self.progress = {"running": True, "done": 0, "total": 0, "cancelled": False}
-        self._thread = threading.Thread(target=self._run_propagation, args=(direction,), daemon=True)
+        self._thread = threading.Thread(target=self._run_propagation, args=(direction, scope), daemon=True)
         self._thread.start()
 
     @property
@@ -385,9 +481,9 @@ class Player(anywidget.AnyWidget):
             self._thread.join(timeout)
         return not self.running
 
-    def _run_propagation(self, direction: str) -> None:
+    def _run_propagation(self, direction: str, scope: str) -> None:
         try:
-            self.seg.propagate(direction, progress=False)
+            self.seg.propagate(direction, progress=False, until_prompt=scope == "next_prompt")
         except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
             self._error(f"propagation failed: {exc}")
         finally:
@@ -427,12 +523,15 @@ class Player(anywidget.AnyWidget):
                 self._update_timeline()
         elif event == "ground_truth":
             self._update_timeline()
+        elif event == "labels":
+            self._sync_objects()
 
     # -- state -----------------------------------------------------------------------------
     def _reset(self) -> None:
         """The Segmenter was reset (it holds nothing): so is the player, but for its frame and settings."""
         self._extra.clear()
         self._hidden.clear()
+        self._extra_labels.clear()
         self._sync_objects()  # object 1 alone, selected
         if not self.running:
             self.progress = {"running": False, "done": 0, "total": 0, "cancelled": False}
@@ -446,12 +545,20 @@ class Player(anywidget.AnyWidget):
     def _sync_objects(self) -> None:
         known = set(self.seg.obj_ids)
         self._extra -= known  # a placeholder that got a prompt is the Segmenter's now
+        for obj in sorted(known & set(self._extra_labels)):  # so does a label given to it
+            label = self._extra_labels.pop(obj)
+            if obj not in self.seg.labels:
+                self.seg.set_label(obj, label)  # emits "labels", which syncs again: harmless
         ids = sorted(known | self._extra)
         if not ids:  # always something to click for
             self._extra.add(1)
             ids = [1]
         self._hidden &= set(ids)  # a removed object's id comes back visible
-        self.objects = [{"id": o, "color": object_color(o), "visible": o not in self._hidden} for o in ids]
+        self._extra_labels = {o: v for o, v in self._extra_labels.items() if o in self._extra}
+        labels = {**self._extra_labels, **self.seg.labels}
+        self.objects = [
+            {"id": o, "color": object_color(o), "visible": o not in self._hidden, "label": labels.get(o)} for o in ids
+        ]
         if ids and self.selected not in ids:
             self.selected = ids[0]
 

@@ -5,6 +5,7 @@
 // traits; frames (JPEG) and masks ("runs-v1") arrive as custom messages with binary buffers.
 // Python validates everything we send; its "error" events land in the status line.
 
+import { addPoint, resizeRadius, strokeMessages, type Tool } from "./brush";
 import { LruCache, framesToFetch } from "./cache";
 import { decodeRuns, fillRuns, labelRuns, paintContours, rgba32, runsTotal } from "./codec";
 import { boxFromCorners, clampToFrame, clientToFrame, frameScale, type Point } from "./coords";
@@ -24,6 +25,7 @@ interface ObjectInfo {
   id: number;
   color: string;
   visible: boolean;
+  label?: string | null;
 }
 
 interface PromptInfo {
@@ -45,12 +47,17 @@ export interface Debug {
   frameBytes: number[]; // JPEG bytes of each frame message
   maskBytes: number[]; // mask bytes of each masks message (one frame, all its objects)
   maskFrames: number[]; // the frame of each masks message with at least one mask
+  strokes: number; // stroke messages sent
   errors: string[];
 }
 
 const SYNC_INTERVAL_MS = 200; // frame trait updates while playing or scrubbing
 const MAX_REQUEST = 16; // frames per request message
-const HINT = "Click: positive point · shift/right-click: negative · drag: box · space: play · p: propagate";
+const HINTS: Record<Tool, string> = {
+  click: "Click: positive point · shift/right-click: negative · drag: box · b/e: brush/eraser · space: play · p: propagate",
+  brush: "Brush: paint onto the selected object · [ ]: size · e: eraser · v: back to clicks · ctrl-z: undo",
+  eraser: "Eraser: erase from the selected object · [ ]: size · b: brush · v: back to clicks · ctrl-z: undo",
+};
 
 function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -79,7 +86,7 @@ function bytesOf(buf: ArrayBuffer | DataView<ArrayBuffer> | Bytes): Bytes {
 export class PlayerView {
   readonly root: HTMLDivElement;
   readonly debug: Debug = {
-    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], maskFrames: [], errors: [],
+    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], maskFrames: [], strokes: 0, errors: [],
   };
   private W: number;
   private H: number;
@@ -105,6 +112,9 @@ export class PlayerView {
   private syncTimer: ReturnType<typeof setTimeout> | null = null;
   private drag: { start: Point; end: Point; x: number; y: number; negative: boolean; moved: boolean } | null = null;
   private pendingClick: { t0: number; frame: number; version: number } | null = null;
+  // A brush or eraser stroke being drawn, then shown until the frame's new masks arrive.
+  private stroke: { frame: number; tool: "brush" | "eraser"; radius: number; points: Point[]; sent: boolean } | null = null;
+  private hover: Point | null = null; // the pointer over the frame, for the brush outline
   private error: { text: string; until: number } | null = null;
   private ui: Record<string, HTMLElement> = {};
   private timeline: HTMLCanvasElement;
@@ -161,6 +171,14 @@ export class PlayerView {
       h("option", { value: "both" }, ["both ways"]), h("option", { value: "forward" }, ["forward"]), h("option", { value: "backward" }, ["backward"]),
     ]);
     ui.follow = h("input", { type: "checkbox", "data-testid": "vseg-follow" });
+    ui.scope = h("select", { class: "vseg-select", "data-testid": "vseg-scope", title: "how far a propagation goes" }, [
+      h("option", { value: "next_prompt" }, ["to next prompt"]), h("option", { value: "video" }, ["whole video"]),
+    ]);
+    ui.brushSize = h("input", {
+      class: "vseg-brush-size", "data-testid": "vseg-brush-size", type: "range", min: "1", max: "128", step: "1",
+      title: "brush size: radius in frame pixels ([ and ])", "aria-label": "brush size",
+    });
+    ui.brushValue = h("span", { class: "vseg-label vseg-brush-value", "data-testid": "vseg-brush-value" });
     ui.progress = h("progress", { class: "vseg-progress", "data-testid": "vseg-progress", max: "1", value: "0" });
     ui.status = h("div", { class: "vseg-status", "data-testid": "vseg-status", role: "status", "aria-live": "polite" });
 
@@ -181,11 +199,19 @@ export class PlayerView {
         button("vseg-add-object", "+ object", "add an object"),
         button("vseg-undo", "↶ undo", "undo the last prompt (ctrl/cmd-z)"),
         h("span", { class: "vseg-sep" }),
+        h("span", { class: "vseg-tools", role: "group", "aria-label": "tool" }, [
+          button("vseg-tool-click", "✚ click", "click points and drag boxes (v)"),
+          button("vseg-tool-brush", "✎ brush", "paint onto the selected object's mask (b)"),
+          button("vseg-tool-eraser", "⌫ eraser", "erase from the selected object's mask (e)"),
+        ]),
+        ui.brushSize,
+        ui.brushValue,
         h("label", { class: "vseg-label" }, ["overlay ", ui.overlay]),
         ui.opacity,
       ]),
       h("div", { class: "vseg-row" }, [
         ui.direction,
+        ui.scope,
         button("vseg-propagate", "Propagate", "propagate the prompted masks (p)"),
         button("vseg-cancel", "Cancel", "cancel the propagation (Escape)"),
         ui.progress,
@@ -209,6 +235,9 @@ export class PlayerView {
     ui.opacity.addEventListener("input", () => this.setTrait("opacity", Number((ui.opacity as HTMLInputElement).value)));
     ui.direction.addEventListener("change", () => this.setTrait("direction", (ui.direction as HTMLSelectElement).value));
     ui.follow.addEventListener("change", () => this.setTrait("follow", (ui.follow as HTMLInputElement).checked));
+    ui.scope.addEventListener("change", () => this.setTrait("scope", (ui.scope as HTMLSelectElement).value));
+    for (const tool of ["click", "brush", "eraser"] as Tool[]) ui[`vseg-tool-${tool}`].addEventListener("click", () => this.setTool(tool));
+    ui.brushSize.addEventListener("input", () => this.setTrait("brush_size", Number((ui.brushSize as HTMLInputElement).value)));
     this.timeline.addEventListener("pointerdown", (e) => {
       const seek = (ev: PointerEvent) => {
         const r = this.timeline.getBoundingClientRect();
@@ -232,11 +261,17 @@ export class PlayerView {
     const objects: ObjectInfo[] = this.model.get("objects");
     const selected: number = this.model.get("selected");
     const box = this.ui.objects;
+    // A label being typed survives a re-render (objects change while the person types).
+    const active = document.activeElement as HTMLInputElement | null;
+    const typing = active && box.contains(active) && active.dataset.obj
+      ? { obj: Number(active.dataset.obj), value: active.value, at: active.selectionStart ?? active.value.length }
+      : null;
     box.replaceChildren(
       ...objects.map((o, i) => {
         const chip = h("span", {
           class: `vseg-obj${o.id === selected ? " vseg-selected" : ""}${o.visible ? "" : " vseg-hidden"}`,
-          "data-testid": `vseg-object-${o.id}`, "data-obj": `${o.id}`, title: `object ${o.id} (key ${i + 1})`,
+          "data-testid": `vseg-object-${o.id}`, "data-obj": `${o.id}`,
+          title: `object ${o.id}${o.label ? ` (${o.label})` : ""} (key ${i + 1})`,
         });
         chip.style.setProperty("--vseg-obj-color", o.color);
         const pick = h("button", { class: "vseg-obj-pick", type: "button", "aria-pressed": `${o.id === selected}` }, [
@@ -246,13 +281,40 @@ export class PlayerView {
           o.visible ? "◉" : "○",
         ]);
         const del = h("button", { class: "vseg-obj-del", type: "button", "data-testid": `vseg-remove-${o.id}`, title: "remove object" }, ["×"]);
+        const label = h("input", {
+          class: "vseg-obj-label", type: "text", "data-testid": `vseg-label-${o.id}`, "data-obj": `${o.id}`, maxlength: "100",
+          placeholder: "label", title: `label of object ${o.id} (Enter to set, Escape to keep)`, "aria-label": `label of object ${o.id}`,
+          spellcheck: "false",
+        });
+        label.value = o.label ?? "";
+        label.addEventListener("change", () => {
+          if (label.value.trim() !== (o.label ?? "")) this.send({ type: "label", obj_id: o.id, label: label.value });
+        });
+        label.addEventListener("keydown", (e) => {
+          if (e.key === "Enter") label.blur(); // "change" sends it
+          else if (e.key === "Escape") {
+            label.value = o.label ?? "";
+            label.blur();
+          } else return;
+          e.preventDefault();
+          e.stopPropagation(); // not the player's Escape (cancel)
+          this.root.focus({ preventScroll: true });
+        });
         pick.addEventListener("click", () => this.select(o.id));
         eye.addEventListener("click", () => this.send({ type: "set_visible", obj_id: o.id, visible: !o.visible }));
         del.addEventListener("click", () => this.send({ type: "remove_object", obj_id: o.id }));
-        chip.append(pick, eye, del);
+        chip.append(pick, label, eye, del);
         return chip;
       }),
     );
+    if (typing) {
+      const input = box.querySelector<HTMLInputElement>(`input[data-obj="${typing.obj}"]`);
+      if (input) {
+        input.value = typing.value;
+        input.focus({ preventScroll: true });
+        input.setSelectionRange(typing.at, typing.at);
+      }
+    }
   }
 
   private renderSettings(): void {
@@ -260,6 +322,37 @@ export class PlayerView {
     (this.ui.opacity as HTMLInputElement).value = `${this.model.get("opacity")}`;
     (this.ui.direction as HTMLSelectElement).value = this.model.get("direction");
     (this.ui.follow as HTMLInputElement).checked = this.model.get("follow");
+    (this.ui.scope as HTMLSelectElement).value = this.model.get("scope") ?? "next_prompt";
+    const tool = this.tool();
+    for (const t of ["click", "brush", "eraser"] as Tool[]) {
+      const b = this.ui[`vseg-tool-${t}`];
+      b.setAttribute("aria-pressed", `${t === tool}`);
+      b.classList.toggle("vseg-active", t === tool);
+    }
+    const r = this.radius();
+    (this.ui.brushSize as HTMLInputElement).value = `${r}`;
+    this.ui.brushValue.textContent = `${r} px`;
+    const painting = tool !== "click";
+    this.ui.brushSize.style.display = this.ui.brushValue.style.display = painting ? "" : "none";
+    this.canvas.dataset.tool = tool;
+  }
+
+  private tool(): Tool {
+    const t = this.model.get("tool");
+    return t === "brush" || t === "eraser" ? t : "click";
+  }
+
+  private radius(): number {
+    return Number(this.model.get("brush_size")) || 12;
+  }
+
+  private setTool(tool: Tool): void {
+    if (this.stroke && !this.stroke.sent) this.stroke = null; // a tool change drops a stroke being drawn
+    this.drag = null;
+    this.setTrait("tool", tool);
+    this.renderSettings();
+    this.renderStatus();
+    this.draw();
   }
 
   private renderProgress(): void {
@@ -276,7 +369,7 @@ export class PlayerView {
   private renderStatus(): void {
     const s = this.ui.status;
     const p = this.model.get("progress") ?? {};
-    let text = HINT;
+    let text = HINTS[this.tool()];
     let kind = "";
     if (this.error && performance.now() < this.error.until) {
       text = this.error.text;
@@ -318,9 +411,10 @@ export class PlayerView {
     });
     this.on("change:timeline", () => this.drawTimeline(true));
     this.on("change:cuts", () => this.drawTimeline(true));
-    for (const name of ["overlay", "opacity", "direction", "follow"]) {
+    for (const name of ["overlay", "opacity", "direction", "follow", "scope", "tool", "brush_size"]) {
       this.on(`change:${name}`, () => {
         this.renderSettings();
+        this.renderStatus();
         this.draw();
       });
     }
@@ -349,7 +443,7 @@ export class PlayerView {
   }
 
   private propagate(): void {
-    this.send({ type: "propagate", direction: this.model.get("direction") });
+    this.send({ type: "propagate", direction: this.model.get("direction"), scope: this.model.get("scope") ?? "next_prompt" });
   }
 
   private onMessage(msg: any, buffers: any[]): void {
@@ -371,6 +465,10 @@ export class PlayerView {
     this.pendingMasks.clear();
     this.error = { text, until: performance.now() + 10000 };
     this.pendingClick = null;
+    if (this.stroke?.sent) {
+      this.stroke = null; // refused: stop showing it
+      this.draw();
+    }
     this.renderStatus();
     setTimeout(() => this.renderStatus(), 10050);
   }
@@ -405,6 +503,7 @@ export class PlayerView {
     this.masks.set(frame, map);
     this.pendingMasks.delete(frame);
     this.maskVersion++;
+    if (this.stroke?.sent && this.stroke.frame === frame) this.stroke = null; // the mask now shows it
     const p = this.model.get("progress") ?? {};
     if (p.running && this.model.get("follow") && !this.playing && frame !== this.cur) {
       this.show(frame); // follow the propagation head
@@ -595,6 +694,33 @@ export class PlayerView {
         ctx.stroke();
       });
     }
+    const st = this.stroke;
+    if (st && st.frame === this.cur && st.points.length) {
+      ctx.save();
+      ctx.globalAlpha = 0.55;
+      ctx.strokeStyle = ctx.fillStyle = st.tool === "brush" ? colorOf.get(this.model.get("selected")) ?? "#fff" : "#111";
+      ctx.lineWidth = 2 * st.radius;
+      ctx.lineCap = ctx.lineJoin = "round";
+      ctx.beginPath();
+      ctx.moveTo(st.points[0].x, st.points[0].y);
+      for (const p of st.points) ctx.lineTo(p.x, p.y);
+      if (st.points.length === 1) ctx.lineTo(st.points[0].x + 0.01, st.points[0].y); // a dab
+      ctx.stroke();
+      ctx.restore();
+    }
+    const hv = this.hover;
+    if (hv && this.tool() !== "click") {
+      const r = this.radius();
+      ctx.beginPath();
+      ctx.arc(hv.x, hv.y, r, 0, 2 * Math.PI);
+      ctx.lineWidth = 1.5 * scale;
+      ctx.strokeStyle = "#fff";
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.arc(hv.x, hv.y, r + 1.5 * scale, 0, 2 * Math.PI);
+      ctx.strokeStyle = this.tool() === "brush" ? colorOf.get(this.model.get("selected")) ?? "#000" : "#000";
+      ctx.stroke();
+    }
     const d = this.drag;
     if (d && d.moved) {
       ctx.setLineDash([4 * scale, 3 * scale]);
@@ -664,16 +790,44 @@ export class PlayerView {
       e.preventDefault();
       this.pause();
       c.setPointerCapture(e.pointerId);
+      const tool = this.tool();
+      if (tool !== "click") {
+        if (e.button !== 0) return;
+        this.stroke = { frame: this.cur, tool, radius: this.radius(), points: [pt], sent: false };
+        this.draw();
+        return;
+      }
       this.drag = { start: pt, end: pt, x: e.clientX, y: e.clientY, negative: e.shiftKey || e.button === 2, moved: false };
     });
     c.addEventListener("pointermove", (e) => {
+      const rect = c.getBoundingClientRect();
+      if (this.tool() !== "click") this.hover = clientToFrame(e.clientX, e.clientY, rect, this.W, this.H);
+      const st = this.stroke;
+      if (st && !st.sent) {
+        // every pointer position since the last event, at full frame resolution
+        const events = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
+        for (const ev of events.length ? events : [e]) addPoint(st.points, clampToFrame(ev.clientX, ev.clientY, rect, this.W, this.H));
+        this.draw();
+        return;
+      }
+      if (this.hover) this.draw();
       const d = this.drag;
       if (!d) return;
       if (Math.hypot(e.clientX - d.x, e.clientY - d.y) > 5 && e.buttons === 1) d.moved = true;
       d.end = clampToFrame(e.clientX, e.clientY, c.getBoundingClientRect(), this.W, this.H);
       if (d.moved) this.draw();
     });
+    c.addEventListener("pointerleave", () => {
+      if (!this.hover) return;
+      this.hover = null;
+      this.draw();
+    });
     c.addEventListener("pointerup", () => {
+      const st = this.stroke;
+      if (st && !st.sent) {
+        this.finishStroke(st);
+        return;
+      }
       const d = this.drag;
       this.drag = null;
       if (!d) return;
@@ -691,8 +845,19 @@ export class PlayerView {
     });
     c.addEventListener("pointercancel", () => {
       this.drag = null;
+      if (this.stroke && !this.stroke.sent) this.stroke = null;
       this.draw();
     });
+  }
+
+  /** Send a finished stroke (simplified to half a pixel; a very long one in several parts). */
+  private finishStroke(st: NonNullable<PlayerView["stroke"]>): void {
+    st.sent = true;
+    const msgs = strokeMessages(st.frame, this.model.get("selected"), st.tool, st.radius, st.points, this.W, this.H);
+    this.pendingClick = { t0: performance.now(), frame: st.frame, version: this.maskVersion };
+    for (const m of msgs) this.send(m as unknown as Record<string, unknown>);
+    this.debug.strokes += msgs.length;
+    this.draw();
   }
 
   private bindKeys(): void {
@@ -746,9 +911,28 @@ export class PlayerView {
       case "P":
         this.propagate();
         return true;
+      case "b":
+      case "B":
+        this.setTool("brush");
+        return true;
+      case "e":
+      case "E":
+        this.setTool("eraser");
+        return true;
+      case "v":
+      case "V":
+        this.setTool("click");
+        return true;
+      case "[":
+      case "]":
+        this.setTrait("brush_size", resizeRadius(this.radius(), e.key === "]" ? 1 : -1));
+        this.renderSettings();
+        this.draw();
+        return true;
       case "Escape":
-        if (this.drag) {
+        if (this.drag || (this.stroke && !this.stroke.sent)) {
           this.drag = null;
+          this.stroke = null;
           this.draw();
         } else this.send({ type: "cancel" });
         return true;

@@ -91,7 +91,9 @@ def test_player_end_to_end(lab, lab_root, page):
     expect(page.locator("[data-testid=vseg-object-1] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("2")
     expect(page.locator("[data-testid=vseg-object-2] .vseg-obj-pick")).to_have_attribute("aria-pressed", "true")
-    for key in ("a", "b", "m", "3"):  # notebook commands in command mode: insert cells, markdown, heading
+    # notebook commands in command mode: insert cells, markdown, heading, paste (b and v are the
+    # player's brush and click tools too: v leaves the player on clicks)
+    for key in ("a", "b", "m", "3", "v"):
         page.keyboard.press(key)
     page.focus("[data-testid=vseg-undo]")  # space is play/pause even on a focused button
     page.keyboard.press(" ")

@@ -28,6 +28,8 @@ they merge on ``(frame, obj_id)`` (plus ``time_s`` when both have it) without re
 frame          int    frame index, 0-based
 time_s         float  frame / fps; present only where fps is known
 obj_id         int    object id (1, 2, ...; 0 is background)
+label          str    the object's label (Segmenter.set_label); present where labels are known,
+                      None for an unlabelled object
 sequence       str    a sequence label, when one was given (for concatenating sequences)
 J, F, JF       float  DAVIS region similarity, boundary accuracy, their mean (evaluate)
 J_drop         float  previous evaluated frame's J minus this J (evaluate)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,7 @@ def evaluate(
     fps: float | None = None,
     sequence: str | None = None,
     bound_th: float = BOUND_TH,
+    labels: Mapping[int, str] | None = None,
 ) -> Evaluation:
     """DAVIS J and F per (frame, object), with per-object and overall statistics.
 
@@ -139,6 +141,9 @@ def evaluate(
         sequence: a label (e.g. the DAVIS sequence name) added as a ``sequence`` column,
             for concatenating the tables of several sequences.
         bound_th: F's boundary tolerance (fraction of the image diagonal, or pixels if >= 1).
+        labels: {obj_id: label}, to add a ``label`` column (None where an object has
+            none) after ``obj_id`` in ``frames`` and ``objects``; taken from the Segmenter
+            (``seg.labels``) when one is given. Without it there is no ``label`` column.
 
     Objects are those of the ground truth. An object with no predicted mask on a frame
     counts as an empty prediction (J = 0 where the truth is not empty), as a missing
@@ -147,7 +152,8 @@ def evaluate(
 
     Tables merge with ``Segmenter.to_dataframe()`` without renaming: on
     ``["frame", "obj_id"]`` when there is no ``time_s`` column, on
-    ``["frame", "time_s", "obj_id"]`` when there is (``time_s`` is ``frame / fps`` in both).
+    ``["frame", "time_s", "obj_id"]`` when there is (``time_s`` is ``frame / fps`` in both),
+    plus ``"label"`` when both have it (both tables of a Segmenter do).
 
     Returns:
         :class:`Evaluation` with ``.frames``, ``.objects`` and ``.summary``.
@@ -156,6 +162,8 @@ def evaluate(
         MaskShapeError: the two stores differ in frame count or size.
         ValueError: a store is empty, or no frame is left to evaluate.
     """
+    if labels is None:
+        labels = getattr(pred, "labels", None) if isinstance(getattr(pred, "masks", None), MaskStore) else None
     pred, gt, fps = _unpack(pred, gt, fps)
     check_stores(pred, gt)
     check_not_empty(gt, "ground-truth")
@@ -219,11 +227,20 @@ def evaluate(
     summary["JF_mean"] = (summary["J_mean"] + summary["F_mean"]) / 2
     summary["objects"] = len(objects)
     summary["frames"] = len(frames)
+    if labels is not None:
+        add_label_column(table, labels)
+        add_label_column(objects, labels)
     if sequence is not None:
         table.insert(0, "sequence", sequence)
         objects.insert(0, "sequence", sequence)
         summary = pd.concat([pd.Series({"sequence": sequence}, dtype=object), summary.astype(object)])
     return Evaluation(table, objects, summary)
+
+
+def add_label_column(table: pd.DataFrame, labels: Mapping[int, str]) -> None:
+    """Insert a ``label`` column (object dtype, None where unlabelled) right after ``obj_id``, in place."""
+    column = pd.Series([labels.get(int(o)) for o in table["obj_id"]], index=table.index, dtype=object)
+    table.insert(table.columns.get_loc("obj_id") + 1, "label", column)
 
 
 def _decode_t(rle: dict | None) -> np.ndarray | None:

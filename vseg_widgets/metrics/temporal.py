@@ -9,6 +9,8 @@ propagation under occlusion or blur.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -17,11 +19,15 @@ from pycocotools import mask as mask_utils
 from ..masks import MaskStore
 from . import _rle
 from ._checks import check_not_empty, check_stores
+from .scores import add_label_column
 
 FLICKER_GAP = 3  # an absence of at most this many frames followed by a return is a flicker
 
 
-def consistency(pred, video=None, *, fps: float | None = None, flow: bool = False, max_gap: int = FLICKER_GAP) -> pd.DataFrame:
+def consistency(
+    pred, video=None, *, fps: float | None = None, flow: bool = False, max_gap: int = FLICKER_GAP,
+    labels: Mapping[int, str] | None = None,
+) -> pd.DataFrame:
     """Temporal consistency per (frame, object), without ground truth.
 
     Args:
@@ -33,6 +39,8 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
             ``video.fps``, when not given); without it there is no ``time_s`` column.
         flow: also compute ``flow_iou`` (Farneback optical flow, about 10-50 ms a frame).
         max_gap: longest absence, in frames, that counts as flicker.
+        labels: {obj_id: label}, for a ``label`` column after ``obj_id`` (None where an
+            object has none); the Segmenter's ``seg.labels`` when one is given.
 
     Returns:
         One row per (frame, object) with a stored mask, sorted by frame then object:
@@ -41,6 +49,7 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
         frame        int    frame index
         time_s       float  frame / fps (only when fps is known)
         obj_id       int    object id
+        label        str    the object's label (only when labels are known, see ``labels``)
         area_px      int    mask area in pixels        (same as Segmenter.to_dataframe())
         area_frac    float  area_px / (H * W)          (same as Segmenter.to_dataframe())
         iou_prev     float  IoU with the mask on frame - 1; 1.0 when both are empty; NaN when
@@ -57,6 +66,8 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
         so this table stands alone for a bare MaskStore; merge it with
         :func:`evaluate`'s ``frames`` on ``(frame, obj_id)``.
     """
+    if labels is None and isinstance(getattr(pred, "masks", None), MaskStore):
+        labels = pred.labels
     store, video, fps = _unpack(pred, video, fps)
     check_not_empty(store, "predicted")
     hw = store.height * store.width
@@ -90,6 +101,8 @@ def consistency(pred, video=None, *, fps: float | None = None, flow: bool = Fals
     table = pd.DataFrame(rows, columns=[c for c in columns if c != "time_s"])
     if fps is not None:
         table.insert(1, "time_s", table["frame"] / fps)
+    if labels is not None:
+        add_label_column(table, labels)
     return table.astype({"frame": int, "obj_id": int, "area_px": int, "flicker": bool})
 
 
