@@ -51,4 +51,5 @@ test-sam2: install-sam2
 bench:
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_classic.py
+	$(PY) benchmarks/bench_learned.py
 	$(PY) benchmarks/bench_player.py
