@@ -142,3 +142,21 @@ def test_a_click_on_a_real_object_gives_that_object(davis_root):
         target = gt.get(0, 1)
         masks = seg.add_points(0, 1, [deepest_point(target)])
         assert jaccard(masks[1], target) > least, name
+
+
+def test_a_first_click_takes_the_largest_confident_candidate_that_is_not_the_background():
+    from vseg_widgets.engines.learned import whole_object
+    from vseg_widgets.prompt_models import Prediction
+
+    part, whole, background = np.zeros((3, 100, 100), bool)
+    part[40:50, 40:50] = True
+    whole[20:70, 20:70] = True
+    background[:, :] = True
+    nested = np.stack([part, whole, background])
+    assert whole_object(Prediction(nested, np.array([0.95, 0.90, 0.99], np.float32))) == 1
+    # a large candidate the model doubts is not taken
+    assert whole_object(Prediction(nested, np.array([0.95, 0.70, 0.99], np.float32))) == 0
+    # nothing confident but the background: the best-scored candidate
+    assert whole_object(Prediction(nested, np.array([0.50, 0.50, 0.99], np.float32))) == 2
+    assert whole_object(Prediction(nested[:1], np.array([0.3], np.float32))) == 0
+

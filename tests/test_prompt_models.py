@@ -100,6 +100,21 @@ def test_a_click_on_each_synthetic_object_gives_that_object(model, synthetic_vid
         assert jaccard(pred.masks[0], target) > 0.9
 
 
+def test_multimask_gives_the_three_candidates_the_single_mask_decoder_chose_from(model, synthetic_video):
+    video, gt = synthetic_video
+    target = gt.get(0, 1)
+    embedding = model.embed(video[0])
+    click = dict(points=np.array([deepest_point(target)], np.float32), labels=np.array([1]))
+    single = model.predict(embedding, target.shape, **click)
+    multi = model.predict(embedding, target.shape, multimask=True, **click)
+    assert multi.masks.shape == (3, *target.shape) and multi.masks.dtype == bool
+    assert multi.scores.shape == (3,) and multi.logits.shape == (3, 256, 256)
+    # the decoder's own single answer is the best-scored of the three candidates
+    assert np.allclose(multi.scores[multi.best], single.scores[0], atol=1e-4)
+    assert np.allclose(multi.logits[multi.best], single.logits[0], atol=1e-3)
+    assert jaccard(multi.masks[multi.best], single.masks[0]) > 0.99
+
+
 def test_a_box_gives_the_object_in_it(model, synthetic_video):
     video, gt = synthetic_video
     target = gt.get(0, 2)
@@ -200,7 +215,10 @@ def test_prefetch_computes_in_the_background_and_get_waits_for_it():
 def test_prefetch_takes_the_newest_request_first():
     embed = CountingEmbed(delay=0.1)
     cache = EmbeddingCache(embed)
-    for frame in (1, 2, 3):
+    cache.prefetch(1)
+    while not embed.calls:  # frame 1 is being computed: 2 and 3 now queue behind it
+        time.sleep(0.005)
+    for frame in (2, 3):
         cache.prefetch(frame)
     cache.get(1)
     while cache.pending(2) or cache.pending(3):

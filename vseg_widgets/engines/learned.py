@@ -11,9 +11,8 @@ Clicks follow SAM's interactive protocol: every click of the object on that fram
 with the previous answer's low-resolution logits fed back, so a correction refines the mask
 instead of starting over. A click on a frame that propagation already reached starts from
 the propagated mask (as SAM 2 does). The first click is ambiguous (the shirt or the
-person?): with a multi-mask decoder the candidate with the best predicted IoU is kept; with
-a single-mask one, candidates are made by prompting the decoder again with what the first
-answer suggests, and chosen by predicted IoU (:meth:`LearnedSession._first_click`).
+person?): the decoder's candidates are asked for, and the largest one it is confident in
+that is not the background is kept (:func:`whole_object`).
 """
 
 from __future__ import annotations
@@ -129,9 +128,10 @@ class LearnedSession:
         return None if mask is None or not mask.any() else to_logits(mask)
 
     def _first_click(self, embedding, size, points, labels):
-        """(mask, low-res logits) for one positive click: the best of the decoder's candidates."""
+        """(mask, low-res logits) for one positive click: the whole object among the
+        decoder's candidates (:func:`whole_object`)."""
         pred = self.model.predict(embedding, size, points=points, labels=labels, multimask=True)
-        k = pred.best
+        k = whole_object(pred)
         return pred.masks[k], None if pred.logits is None else pred.logits[k]
 
     def _embed(self, frame: int):
@@ -156,6 +156,30 @@ class LearnedSession:
     def reset(self) -> None:
         self.tracker.reset()
         self._answers.clear()
+
+
+CONFIDENT_SHARE = 0.9  # candidates scored within 10% of the best count as confident
+BACKGROUND_SHARE = 0.5  # a candidate covering half the frame or more is the background
+
+
+def whole_object(pred) -> int:
+    """Index of the candidate a first click most likely means: the largest of those the
+    model is confident in (predicted IoU at least ``CONFIDENT_SHARE`` of the best), unless
+    it covers half the frame (then it is the background).
+
+    SAM's three candidates for one click are nested (part, object part, whole), and its
+    predicted IoU rates the parts about as high as the whole: on the 40 DAVIS dev frames the
+    best-scored candidate had a mean IoU of 0.57 with the object, the largest confident one
+    0.70 (the best of the three, chosen knowing the answer: 0.71). People click to get an
+    object, so the whole one is the better guess.
+    """
+    masks, scores = np.asarray(pred.masks), np.asarray(pred.scores, float)
+    if len(scores) == 1:
+        return 0
+    areas = masks.reshape(len(masks), -1).sum(1)
+    frame = masks[0].size
+    confident = [k for k in range(len(scores)) if scores[k] >= CONFIDENT_SHARE * scores.max() and areas[k] < BACKGROUND_SHARE * frame]
+    return max(confident, key=lambda k: areas[k]) if confident else pred.best
 
 
 def _copy(a):
