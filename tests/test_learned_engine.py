@@ -160,3 +160,99 @@ def test_a_first_click_takes_the_largest_confident_candidate_that_is_not_the_bac
     assert whole_object(Prediction(nested, np.array([0.50, 0.50, 0.99], np.float32))) == 2
     assert whole_object(Prediction(nested[:1], np.array([0.3], np.float32))) == 0
 
+
+
+class TruthModel:
+    """Answers a box prompt with a fixed mask per frame (``answers``: frame -> (H, W) bool),
+    a click with a disk; records the frames it embedded and the boxes it was asked."""
+
+    name = "truth"
+
+    def __init__(self, video, answers):
+        self.frames = [video[t] for t in range(len(video))]
+        self.answers = answers
+        self.embedded: list[int] = []
+        self.boxes: list[int] = []
+
+    def embed(self, image):
+        frame = next(t for t, f in enumerate(self.frames) if np.array_equal(f, image))
+        self.embedded.append(frame)
+        return np.array([frame])
+
+    def predict(self, embedding, image_size, *, points=None, labels=None, box=None, logits=None, multimask=False):
+        frame = int(embedding[0])
+        if box is not None:
+            self.boxes.append(frame)
+            mask = self.answers(frame)
+        else:
+            mask = np.zeros(image_size, np.uint8)
+            cv2.circle(mask, tuple(int(v) for v in points[0]), 12, 1, -1)
+            mask = mask > 0
+        return Prediction(mask[None], np.array([0.9], np.float32), None)
+
+
+def _cut(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without its rightmost fifth: a prompt that missed part of the object."""
+    xs = np.nonzero(mask.any(0))[0]
+    out = mask.copy()
+    out[:, xs.max() - (xs.max() - xs.min()) // 5:] = False
+    return out
+
+
+def test_propagation_reanchors_on_the_model_every_few_frames(synthetic_video):
+    from vseg_widgets.engines.learned import REANCHOR_EVERY
+
+    video, gt = synthetic_video
+    end = 2 * REANCHOR_EVERY + 2  # before the synthetic occlusion
+    clip = np.stack([video[t] for t in range(end)])
+    model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))  # an outline that agrees with the tracked one
+    learned = vw.Segmenter(clip, engine=LearnedEngine(model))
+    classic = vw.Segmenter(clip, engine="classic")
+    for seg in (learned, classic):
+        seg.add_mask(0, 1, gt.get(0, 1))
+        seg.propagate("forward", progress=False)
+    assert model.boxes == [REANCHOR_EVERY, 2 * REANCHOR_EVERY]  # asked on those frames only
+    assert set(model.embedded) == {REANCHOR_EVERY, 2 * REANCHOR_EVERY}  # embedded ahead, once each
+    for t in (REANCHOR_EVERY, 2 * REANCHOR_EVERY):
+        np.testing.assert_array_equal(learned.masks.get(t, 1), _cut(gt.get(t, 1)))
+        assert jaccard(classic.masks.get(t, 1), _cut(gt.get(t, 1))) < 0.9
+    for t in range(1, REANCHOR_EVERY):  # the frames in between are the tracker's
+        np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
+
+
+def test_the_tracker_puts_a_refined_mask_out_and_keeps_it_as_that_frames_mask(synthetic_video):
+    from vseg_widgets.engines.classic import TrackerConfig
+    from vseg_widgets.engines.classic.tracker import ClassicSession
+
+    video, gt = synthetic_video
+    session = ClassicSession(video, TrackerConfig())
+    session.add_prompt(0, 1, mask=gt.get(0, 1))
+    asked, given = [], {}
+
+    def refine(t, masks):
+        asked.append(t)
+        if t == 5:
+            given[t] = _cut(masks[1])
+            return {1: given[t]}
+        return None
+
+    out = dict(zip(range(8), (m for _, m in session.propagate(0, refine=refine))))
+    assert asked == list(range(8))  # every frame, the prompted one included
+    np.testing.assert_array_equal(out[5][1], given[5])
+    np.testing.assert_array_equal(session.known_mask(5, 1), out[5][1])  # a later click starts from it
+    assert jaccard(out[6][1], gt.get(6, 1)) > 0.95  # tracking goes on (the tracker regrows the cut)
+
+
+def test_a_reanchoring_answer_that_disagrees_with_the_tracked_mask_is_not_taken(synthetic_video):
+    from vseg_widgets.engines.learned import REANCHOR_EVERY
+
+    video, gt = synthetic_video
+    clip = np.stack([video[t] for t in range(REANCHOR_EVERY + 4)])
+    other = gt.get(0, 2)  # the model answers with the other object
+    learned = vw.Segmenter(clip, engine=LearnedEngine(TruthModel(clip, lambda t: other)))
+    classic = vw.Segmenter(clip, engine="classic")
+    for seg in (learned, classic):
+        seg.add_mask(0, 1, gt.get(0, 1))
+        seg.propagate("forward", progress=False)
+    for t in range(len(clip)):
+        np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))

@@ -10,7 +10,9 @@ weight-free cut gives a patch of colour. The answer is handed to the classic tra
 Clicks follow SAM's interactive protocol: every click of the object on that frame is sent,
 with the previous answer's low-resolution logits fed back, so a correction refines the mask
 instead of starting over. A click on a frame that propagation already reached starts from
-the propagated mask (as SAM 2 does). The first click is ambiguous (the shirt or the
+the propagated mask (as SAM 2 does). During propagation, every few frames the model is
+asked again, with the tracked mask as its prompt, and corrects the mask's outline where it
+agrees with it (:meth:`LearnedSession._reanchor`). The first click is ambiguous (the shirt or the
 person?): the decoder's candidates are asked for, and the largest one it is confident in
 that is not the background is kept (:func:`whole_object`).
 """
@@ -147,7 +149,56 @@ class LearnedSession:
 
     # -- propagation and the rest -----------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
-        return self.tracker.propagate(start_frame, reverse)
+        """The classic tracker's propagation, re-anchored on the prompt model every
+        :data:`REANCHOR_EVERY` frames (:meth:`_reanchor`); the embedding of the next such
+        frame is computed in the background while the tracker works towards it."""
+        step = -1 if reverse else 1
+
+        def refine(t: int, masks: dict) -> dict | None:
+            if (t - start_frame) % REANCHOR_EVERY:
+                return None
+            ahead = t + step * REANCHOR_EVERY
+            if 0 <= ahead < len(self.video):
+                self.embeddings.prefetch(ahead)
+            return None if t == start_frame else self._reanchor(t, masks)
+
+        return self.tracker.propagate(start_frame, reverse, refine=refine)
+
+    def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The prompt model's answer for each tracked mask of ``frame``, prompted with the
+        mask's box and the mask itself, where it agrees with the mask (IoU at least
+        :data:`REANCHOR_AGREEMENT`): a correction of its outline, not a jump to another
+        object. {obj: (H, W) bool}; pixels of other objects stay theirs.
+
+        The tracker follows colour and motion, and its outline drifts where they are
+        ambiguous; the model knows objects, and puts the outline back on this one's edges.
+        """
+        size = (self.video.height, self.video.width)
+        embedding = self.embeddings.get(frame)
+        to_logits = getattr(self.model, "mask_to_logits", None)
+        refined = {}
+        for obj, mask in masks.items():
+            if not mask.any():
+                continue
+            ys, xs = np.nonzero(mask)
+            box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
+            try:
+                pred = self.model.predict(embedding, size, box=box, logits=None if to_logits is None else to_logits(mask))
+            except (ModelOutputError, ModelFileError):
+                raise
+            except Exception as exc:
+                raise PromptModelError(
+                    f"the image prompt model {getattr(self.model, 'name', type(self.model).__name__)!r} failed while "
+                    f"re-anchoring frame {frame}: {exc!r}. The masks up to that frame are kept; check the model "
+                    "(or your predictor), or propagate with engine='classic'."
+                ) from exc
+            answer = np.asarray(pred.masks[pred.best], bool)
+            for other, m in masks.items():
+                if other != obj:
+                    answer &= ~m
+            if _iou(answer, mask) >= REANCHOR_AGREEMENT:
+                refined[obj] = answer
+        return refined
 
     def remove_object(self, obj_id: int) -> None:
         self.tracker.remove_object(obj_id)
@@ -157,6 +208,13 @@ class LearnedSession:
         self.tracker.reset()
         self._answers.clear()
 
+
+# Re-anchoring (LearnedSession._reanchor). On the DAVIS dev sequences, the model's answer
+# to a tracked mask's box and mask, taken where it agrees with the mask at IoU 0.7 or more,
+# raised J on those frames by 0.034 on average (7 sequences better, 2 within 0.01 worse);
+# taken everywhere, it lost 0.13 on kite-surf, whose kite lines the model does not see.
+REANCHOR_EVERY = 8  # frames; the encoder costs about three tracked frames, and runs ahead
+REANCHOR_AGREEMENT = 0.7
 
 CONFIDENT_SHARE = 0.9  # candidates scored within 10% of the best count as confident
 BACKGROUND_SHARE = 0.5  # a candidate covering half the frame or more is the background
@@ -180,6 +238,11 @@ def whole_object(pred) -> int:
     frame = masks[0].size
     confident = [k for k in range(len(scores)) if scores[k] >= CONFIDENT_SHARE * scores.max() and areas[k] < BACKGROUND_SHARE * frame]
     return max(confident, key=lambda k: areas[k]) if confident else pred.best
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
 
 
 def _copy(a):

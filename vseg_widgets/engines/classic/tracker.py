@@ -566,10 +566,23 @@ class ClassicSession:
                 masks[o] = np.zeros(self.full_size, bool)
         return masks
 
+    def _take_refined(self, tracks: dict[int, Track], masks: dict[int, np.ndarray], refined: dict | None, cond: dict) -> None:
+        """Put ``refined`` ({obj: (H, W) bool}) in place of the tracked masks, in ``masks`` and
+        as the state carried to the next frame. Prompted, lost and emptied objects are left
+        as they are; the colour models keep this frame's tracked update."""
+        for o, m in (refined or {}).items():
+            if o in tracks and o not in cond and tracks[o].soft is not None and m.any():
+                tracks[o].soft = m.astype(np.float32)
+                masks[o] = m
+
     # -- propagation ------------------------------------------------------------------
-    def propagate(self, start_frame: int, reverse: bool = False):
+    def propagate(self, start_frame: int, reverse: bool = False, refine=None):
         """Track every object from ``start_frame`` on, forward or backward; yields (t, {obj:
         (H, W) bool mask}) frame by frame.
+
+        ``refine(t, masks)``, if given, may correct a frame's tracked masks before they go out:
+        it returns {obj: (H, W) bool} (or None), and what it returns is carried on from there
+        (:meth:`_take_refined`; the learned engine re-anchors on its image model this way).
 
         Each frame: a scene cut loses every object, otherwise each visible one is predicted
         in its view (:meth:`_step`); prompts, and on the first frame what an earlier pass
@@ -636,6 +649,8 @@ class ClassicSession:
                     residual = independent_motion(image, prev_image)
                 self._search(lost, tracks, soft, image, search, residual)
             masks = self._output(tracks, soft, cond)
+            if refine is not None:
+                self._take_refined(tracks, masks, refine(t, masks), cond)
             self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
             yield t, masks
