@@ -54,6 +54,11 @@ class MaskStore:
 
     Object ids are positive ints (0 is background in label maps). Optional *void* masks per
     frame mark pixels excluded from evaluation (DAVIS label 255).
+
+    ``labels`` ({obj_id: str}) names objects for the exports that carry names (COCO JSON,
+    YouTube-VIS categories, YOLO classes). A Segmenter's store holds its labels
+    (``seg.set_label`` writes here), so ``seg.masks.to_yolo(...)`` names the classes.
+    Equality (``==``) compares masks and void masks, not labels.
     """
 
     def __init__(self, num_frames: int, height: int, width: int):
@@ -62,6 +67,7 @@ class MaskStore:
         self.num_frames, self.height, self.width = int(num_frames), int(height), int(width)
         self._rles: dict[int, dict[int, dict]] = {}  # frame -> obj_id -> RLE
         self._void: dict[int, dict] = {}
+        self.labels: dict[int, str] = {}  # obj_id -> label; see the class docstring
 
     @classmethod
     def like(cls, video) -> "MaskStore":
@@ -194,6 +200,7 @@ class MaskStore:
         other = MaskStore(self.num_frames, self.height, self.width)
         other._rles = {f: dict(objs) for f, objs in self._rles.items()}
         other._void = dict(self._void)
+        other.labels = dict(self.labels)
         return other
 
     def check_mask(self, mask) -> np.ndarray:
@@ -308,6 +315,7 @@ class MaskStore:
                 for obj, rle in sorted(self._rles[f].items())
             ],
             "void": [{"frame": f, "segmentation": rle} for f, rle in sorted(self._void.items())],
+            "labels": {str(obj): label for obj, label in sorted(self.labels.items())},
         }
         if path is not None:
             Path(path).write_text(json.dumps(doc))
@@ -323,6 +331,7 @@ class MaskStore:
                 store.set_rle(ann["frame"], ann["obj_id"], ann["segmentation"])
             for ann in doc.get("void", []):
                 store._void[store._check_frame(ann["frame"])] = ann["segmentation"]
+            store.labels = {int(obj): str(label) for obj, label in doc.get("labels", {}).items()}
         except KeyError as exc:
             raise ValueError(
                 f"not a vseg_widgets mask JSON: missing key {exc}. Expected what "
