@@ -98,3 +98,7 @@ class EncoderMissingError(VsegError, RuntimeError):
 
 class AnnotationFormatError(VsegError, ValueError):
     """An annotation file to import (YouTube-VIS JSON, YOLO polygons) that is malformed."""
+
+
+class ExportFormatError(VsegError, ValueError):
+    """An export asked for a format, overlay or option it cannot take."""

@@ -339,6 +339,48 @@ class MaskStore:
             ) from None
         return store
 
+    def to_youtube_vis(self, path: str | Path | None = None, video_name: str = "video", file_names=None) -> dict:
+        """Write the masks as a YouTube-VIS dataset JSON (one video; COCO RLE per frame).
+
+        One annotation per object (its ``id`` is the obj_id), with ``segmentations``,
+        ``bboxes`` and ``areas`` per frame (None where the object has no mask); categories
+        come from :attr:`labels` (an unlabelled object is category "object"). See
+        :mod:`vseg_widgets.exports.youtube_vis`. Returns the JSON-ready dict.
+        """
+        from .exports.youtube_vis import to_youtube_vis
+
+        return to_youtube_vis(self, path, video_name=video_name, file_names=file_names)
+
+    @classmethod
+    def from_youtube_vis(cls, source: str | Path | dict, video_id: int | None = None) -> "MaskStore":
+        """Read one video of a YouTube-VIS JSON (a path or the dict): annotation ids become
+        obj_ids, category names labels. ``video_id`` picks the video (needed when the file
+        holds several)."""
+        from .exports.youtube_vis import from_youtube_vis
+
+        return from_youtube_vis(source, video_id=video_id)
+
+    def to_yolo(self, folder: str | Path, classes: list[str] | None = None) -> list[Path]:
+        """Write YOLO segmentation labels: ``00000.txt`` ... (every frame) and ``classes.txt``.
+
+        Each line is ``class x1 y1 x2 y2 ...``, one polygon (an outer contour, coordinates
+        normalised to 0..1) per connected part of a mask. Classes come from :attr:`labels`
+        (an unlabelled object is "object"), or from ``classes`` (one list for a whole
+        dataset). See :mod:`vseg_widgets.exports.yolo`. Returns the files written.
+        """
+        from .exports.yolo import to_yolo
+
+        return to_yolo(self, folder, classes=classes)
+
+    @classmethod
+    def from_yolo(cls, folder: str | Path, height: int, width: int, num_frames: int | None = None) -> "MaskStore":
+        """Read what :meth:`to_yolo` wrote (or any YOLO segmentation label folder). YOLO has
+        no instance ids across frames: each class becomes one object (id = class index + 1,
+        labelled with the class name), the union of its polygons."""
+        from .exports.yolo import from_yolo
+
+        return from_yolo(folder, height, width, num_frames=num_frames)
+
 
 def check_obj_id(obj_id) -> int:
     """Object ids are positive ints: 0 is the background label."""

@@ -390,6 +390,30 @@ class Segmenter:
 
         return load_session(path, video=video, engine=engine, segmenter_class=cls, check_pixels=check_pixels)
 
+    def export_video(self, path, overlay: str = "filled", fps: float | None = None, frames=None, progress: bool = True, opacity: float = 0.5) -> "Path":
+        """Write the video with the masks drawn in: MP4 or GIF, chosen by the suffix.
+
+        Args:
+            path: ``.mp4`` (H.264 where OpenCV's FFmpeg has an encoder for it, else MPEG-4
+                Part 2, "mp4v") or ``.gif`` (Pillow; every frame is held in memory while
+                writing, so keep GIFs short with ``frames=``).
+            overlay: "filled" (tinted masks with their outlines) or "contour" (outlines).
+            fps: frame rate of the file; the video's own by default.
+            frames: the frames to write (an iterable of ints), every frame by default.
+            progress: show a tqdm progress bar.
+            opacity: 0..1, the tint of "filled" masks.
+
+        Colours are the player's (:mod:`vseg_widgets.palette`); labelled objects get their
+        label written beside the mask. Written atomically like :meth:`save`.
+
+        Raises:
+            EncoderMissingError: no encoder for the format (the message says what to install).
+            OutputPathError: the file cannot be written there.
+        """
+        from .exports.overlay_video import export_video
+
+        return export_video(self, path, overlay=overlay, fps=fps, frames=frames, progress=progress, opacity=opacity)
+
     def _get_state(self, blocking: bool = True) -> SessionState | None:
         """A consistent copy of the work (None if ``blocking`` is False and the Segmenter is
         busy). RLE dicts are shared, not copied: the store never mutates them in place."""
