@@ -107,6 +107,10 @@ class MaskStore:
         """Sorted frames that hold a mask (of ``obj_id`` when given)."""
         return sorted(f for f, objs in self._rles.items() if objs and (obj_id is None or obj_id in objs))
 
+    def objects(self, frame: int) -> list[int]:
+        """Sorted ids of the objects with a mask on ``frame`` (an empty mask counts)."""
+        return sorted(self._rles.get(frame, {}))
+
     @property
     def obj_ids(self) -> list[int]:
         """Sorted ids of every object with a mask on some frame."""

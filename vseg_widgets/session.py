@@ -780,7 +780,7 @@ class Segmenter:
         return pd.DataFrame(rows, columns=columns)
 
     def _frame_objects(self, frame: int) -> list[int]:
-        return [obj for obj in self.masks.obj_ids if (frame, obj) in self.masks]
+        return self.masks.objects(frame)  # not obj_ids: that scans every frame
 
     def set_ground_truth(self, gt: MaskStore | None) -> None:
         """Attach ground-truth masks (same video size) for evaluation in the player and tables."""
