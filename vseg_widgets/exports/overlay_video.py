@@ -172,7 +172,8 @@ def _write_gif(path: Path, frames, fps: float) -> Path:
         raise EncoderMissingError("this Pillow cannot write animated GIFs: pip install --upgrade pillow.")
     # GIF frame times are whole centiseconds: 24 fps plays at 25.
     duration = max(20, 10 * round(100 / fps))
-    images = [Image.fromarray(f).quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE) for f in frames]
+    # Fast octree: a palette per frame in milliseconds (median cut takes about a second a frame).
+    images = [Image.fromarray(f).quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE) for f in frames]
     with atomic_path(path, "export") as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0, optimize=False)
     return path
