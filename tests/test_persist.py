@@ -384,3 +384,28 @@ def test_the_classic_engine_carries_on_alike_after_a_load(tmp_path):
         s.propagate("forward", progress=False)
     assert len(seg.masks.frames()) == 5
     assert_same_work(seg, back)
+
+
+def test_a_video_whose_last_frame_does_not_decode_still_saves(tmp_path):
+    """A file's header may announce more frames than it holds: the fingerprint skips them."""
+    from vseg_widgets.errors import VideoDecodeError
+    from vseg_widgets.video import ArrayVideo
+
+    class Truncated(ArrayVideo):
+        def __getitem__(self, index):
+            if self.check_index(index) == len(self) - 1:
+                raise VideoDecodeError("could not decode the last frame")
+            return super().__getitem__(index)
+
+    frames = np.array(worked_segmenter().video[:])
+    seg = worked_segmenter(Truncated(frames))
+    path = seg.save(tmp_path / "work.vseg")
+    samples = read_document(path)["video"]["samples"]
+    assert samples[-1] == {"frame": 11, "sha256": None} and all(s["sha256"] for s in samples[:-1])
+    assert_same_work(seg, vw.Segmenter.load(path, video=Truncated(frames), engine=ShiftEngine()))
+    changed = frames.copy()
+    changed[11] = 0  # not compared: it could not be hashed
+    vw.Segmenter.load(path, video=changed, engine=ShiftEngine())
+    changed[0] = 0
+    with pytest.raises(VideoMismatchError, match="pixels of frame 0"):
+        vw.Segmenter.load(path, video=changed, engine=ShiftEngine())

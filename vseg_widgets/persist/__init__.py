@@ -42,6 +42,10 @@ def load_session(path, video=None, engine=None, segmenter_class=None, check_pixe
         value = saved_video.get(key)
         if isinstance(value, bool) or not isinstance(value, kind):
             raise SessionFileError(f"the session file {path} is corrupt: video.{key} is {value!r:.40}.")
+    for i, sample in enumerate(saved_video["samples"]):
+        frame, digest = (sample.get("frame"), sample.get("sha256")) if isinstance(sample, dict) else (None, None)
+        if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < saved_video["frames"] or not (digest is None or isinstance(digest, str)):
+            raise SessionFileError(f"the session file {path} is corrupt: video.samples[{i}] is {sample!r:.60}.")
     if video is None:
         recorded = _recorded_video(saved_video, path)
         where = f"the recorded video {recorded}"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import VideoDecodeError
+
 NUM_SAMPLES = 5
 FPS_TOLERANCE = 1e-3  # frame rates are floats read from containers: compare loosely
 
@@ -29,14 +31,25 @@ def frame_hash(frame: np.ndarray) -> str:
 
 
 def fingerprint(video) -> dict:
-    """{"frames", "height", "width", "fps", "samples": [{"frame", "sha256"}]} of a Video."""
+    """{"frames", "height", "width", "fps", "samples": [{"frame", "sha256"}]} of a Video.
+
+    A sampled frame that cannot be decoded (a file whose header announces more frames than
+    it holds) gets ``sha256`` None and is not compared on load: the work must still save.
+    """
     return {
         "frames": len(video),
         "height": int(video.height),
         "width": int(video.width),
         "fps": float(video.fps),
-        "samples": [{"frame": i, "sha256": frame_hash(video[i])} for i in sample_frames(len(video))],
+        "samples": [{"frame": i, "sha256": _hash_or_none(video, i)} for i in sample_frames(len(video))],
     }
+
+
+def _hash_or_none(video, index: int) -> str | None:
+    try:
+        return frame_hash(video[index])
+    except VideoDecodeError:
+        return None
 
 
 def differences(saved: dict, video, check_pixels: bool = True) -> list[str]:
@@ -50,7 +63,7 @@ def differences(saved: dict, video, check_pixels: bool = True) -> list[str]:
         out.append(f"frame rate: {saved['fps']:g} fps saved, {video.fps:g} now (open_video(src, fps={saved['fps']:g}) sets it)")
     if out or not check_pixels:
         return out  # pixels of a video of another length or size differ anyway
-    changed = [s["frame"] for s in saved["samples"] if frame_hash(video[s["frame"]]) != s["sha256"]]
+    changed = [s["frame"] for s in saved["samples"] if s["sha256"] is not None and _hash_or_none(video, s["frame"]) != s["sha256"]]
     if changed:
         out.append(f"pixels of frame{'s' if len(changed) > 1 else ''} {', '.join(map(str, changed))}")
     return out
