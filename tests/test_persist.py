@@ -409,3 +409,19 @@ def test_a_video_whose_last_frame_does_not_decode_still_saves(tmp_path):
     changed[0] = 0
     with pytest.raises(VideoMismatchError, match="pixels of frame 0"):
         vw.Segmenter.load(path, video=changed, engine=ShiftEngine())
+
+
+def test_a_video_file_is_reopened_and_checked(tmp_path):
+    video, _ = vw.datasets.synthetic(num_frames=12, height=48, width=64, num_objects=3)
+    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 24, (64, 48))
+    for frame in video:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    seg = worked_segmenter(vw.open_video(tmp_path / "clip.mp4"))
+    path = seg.save(tmp_path / "work.vseg")
+    assert read_document(path)["video"]["kind"] == "file"
+    back = vw.Segmenter.load(path, engine=ShiftEngine())  # decodes the sampled frames again, seeking
+    assert back.video.path == (tmp_path / "clip.mp4").resolve()
+    assert_same_work(seg, back)
+    with pytest.raises(VideoMismatchError, match="pixels of frames 0, 3, 6, 8, 11"):
+        vw.Segmenter.load(path, video=video, engine=ShiftEngine())  # the frames before encoding differ
