@@ -395,8 +395,10 @@ class Segmenter:
 
         Args:
             path: ``.mp4`` (H.264 where OpenCV's FFmpeg has an encoder for it, else MPEG-4
-                Part 2, "mp4v") or ``.gif`` (Pillow; every frame is held in memory while
-                writing, so keep GIFs short with ``frames=``).
+                Part 2, "mp4v"; an odd width or height is padded by one pixel, as the
+                encoders need even sizes) or ``.gif`` (Pillow; every frame is held in memory
+                while writing, so keep GIFs short with ``frames=``; frame times are whole
+                centiseconds).
             overlay: "filled" (tinted masks with their outlines) or "contour" (outlines).
             fps: frame rate of the file; the video's own by default.
             frames: the frames to write (an iterable of ints), every frame by default.
