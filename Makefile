@@ -53,3 +53,4 @@ bench:
 	$(PY) benchmarks/bench_classic.py
 	$(PY) benchmarks/bench_learned.py
 	$(PY) benchmarks/bench_player.py
+	$(PY) benchmarks/bench_session_size.py

@@ -70,3 +70,35 @@ class LabelError(VsegError, ValueError):
 
 class StrokeError(PromptError):
     """A brush or eraser edit whose masks or stroke (points, radius) cannot be used."""
+
+
+class OutputPathError(VsegError, OSError):
+    """A file cannot be written where asked (a session save or an export): the folder is
+    missing, the place is not writable, the path is a folder, or the disk is full. The
+    previous file at that path, if any, is left as it was."""
+
+
+class SessionFileError(VsegError, ValueError):
+    """A session file that cannot be read: missing, truncated, corrupt, or not a session."""
+
+
+class SessionVersionError(SessionFileError):
+    """A session file of a format version this vseg_widgets does not know (e.g. written by a
+    newer one)."""
+
+
+class VideoMismatchError(VsegError, ValueError):
+    """A session file loaded on a video other than the one it was made on (frame count,
+    size, frame rate or pixels differ)."""
+
+
+class EncoderMissingError(VsegError, RuntimeError):
+    """No encoder for the asked export format is installed (the message says what to install)."""
+
+
+class AnnotationFormatError(VsegError, ValueError):
+    """An annotation file to import (YouTube-VIS JSON, YOLO polygons) that is malformed."""
+
+
+class ExportFormatError(VsegError, ValueError):
+    """An export asked for a format, overlay or option it cannot take."""

@@ -54,6 +54,11 @@ class MaskStore:
 
     Object ids are positive ints (0 is background in label maps). Optional *void* masks per
     frame mark pixels excluded from evaluation (DAVIS label 255).
+
+    ``labels`` ({obj_id: str}) names objects for the exports that carry names (COCO JSON,
+    YouTube-VIS categories, YOLO classes). A Segmenter's store holds its labels
+    (``seg.set_label`` writes here), so ``seg.masks.to_yolo(...)`` names the classes.
+    Equality (``==``) compares masks and void masks, not labels.
     """
 
     def __init__(self, num_frames: int, height: int, width: int):
@@ -62,6 +67,7 @@ class MaskStore:
         self.num_frames, self.height, self.width = int(num_frames), int(height), int(width)
         self._rles: dict[int, dict[int, dict]] = {}  # frame -> obj_id -> RLE
         self._void: dict[int, dict] = {}
+        self.labels: dict[int, str] = {}  # obj_id -> label; see the class docstring
 
     @classmethod
     def like(cls, video) -> "MaskStore":
@@ -100,6 +106,10 @@ class MaskStore:
     def frames(self, obj_id: int | None = None) -> list[int]:
         """Sorted frames that hold a mask (of ``obj_id`` when given)."""
         return sorted(f for f, objs in self._rles.items() if objs and (obj_id is None or obj_id in objs))
+
+    def objects(self, frame: int) -> list[int]:
+        """Sorted ids of the objects with a mask on ``frame`` (an empty mask counts)."""
+        return sorted(self._rles.get(frame, {}))
 
     @property
     def obj_ids(self) -> list[int]:
@@ -194,6 +204,7 @@ class MaskStore:
         other = MaskStore(self.num_frames, self.height, self.width)
         other._rles = {f: dict(objs) for f, objs in self._rles.items()}
         other._void = dict(self._void)
+        other.labels = dict(self.labels)
         return other
 
     def check_mask(self, mask) -> np.ndarray:
@@ -308,6 +319,7 @@ class MaskStore:
                 for obj, rle in sorted(self._rles[f].items())
             ],
             "void": [{"frame": f, "segmentation": rle} for f, rle in sorted(self._void.items())],
+            "labels": {str(obj): label for obj, label in sorted(self.labels.items())},
         }
         if path is not None:
             Path(path).write_text(json.dumps(doc))
@@ -323,12 +335,55 @@ class MaskStore:
                 store.set_rle(ann["frame"], ann["obj_id"], ann["segmentation"])
             for ann in doc.get("void", []):
                 store._void[store._check_frame(ann["frame"])] = ann["segmentation"]
+            store.labels = {int(obj): str(label) for obj, label in doc.get("labels", {}).items()}
         except KeyError as exc:
             raise ValueError(
                 f"not a vseg_widgets mask JSON: missing key {exc}. Expected what "
                 "MaskStore.to_coco_json writes."
             ) from None
         return store
+
+    def to_youtube_vis(self, path: str | Path | None = None, video_name: str = "video", file_names=None) -> dict:
+        """Write the masks as a YouTube-VIS dataset JSON (one video; COCO RLE per frame).
+
+        One annotation per object (its ``id`` is the obj_id), with ``segmentations``,
+        ``bboxes`` and ``areas`` per frame (None where the object has no mask); categories
+        come from :attr:`labels` (an unlabelled object is category "object"). See
+        :mod:`vseg_widgets.exports.youtube_vis`. Returns the JSON-ready dict.
+        """
+        from .exports.youtube_vis import to_youtube_vis
+
+        return to_youtube_vis(self, path, video_name=video_name, file_names=file_names)
+
+    @classmethod
+    def from_youtube_vis(cls, source: str | Path | dict, video_id: int | None = None) -> "MaskStore":
+        """Read one video of a YouTube-VIS JSON (a path or the dict): annotation ids become
+        obj_ids, category names labels. ``video_id`` picks the video (needed when the file
+        holds several)."""
+        from .exports.youtube_vis import from_youtube_vis
+
+        return from_youtube_vis(source, video_id=video_id)
+
+    def to_yolo(self, folder: str | Path, classes: list[str] | None = None) -> list[Path]:
+        """Write YOLO segmentation labels: ``00000.txt`` ... (every frame) and ``classes.txt``.
+
+        Each line is ``class x1 y1 x2 y2 ...``, one polygon (an outer contour, coordinates
+        normalised to 0..1) per connected part of a mask. Classes come from :attr:`labels`
+        (an unlabelled object is "object"), or from ``classes`` (one list for a whole
+        dataset). See :mod:`vseg_widgets.exports.yolo`. Returns the files written.
+        """
+        from .exports.yolo import to_yolo
+
+        return to_yolo(self, folder, classes=classes)
+
+    @classmethod
+    def from_yolo(cls, folder: str | Path, height: int, width: int, num_frames: int | None = None) -> "MaskStore":
+        """Read what :meth:`to_yolo` wrote (or any YOLO segmentation label folder). YOLO has
+        no instance ids across frames: each class becomes one object (id = class index + 1,
+        labelled with the class name), the union of its polygons."""
+        from .exports.yolo import from_yolo
+
+        return from_yolo(folder, height, width, num_frames=num_frames)
 
 
 def check_obj_id(obj_id) -> int:

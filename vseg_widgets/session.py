@@ -12,6 +12,7 @@ import unicodedata
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -43,6 +44,24 @@ class Prompt:
     labels: np.ndarray | None = None
     box: np.ndarray | None = None
     mask: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class SessionState:
+    """Everything of a Segmenter's work that a session file keeps (see
+    :mod:`vseg_widgets.persist`), as plain data; the engine's state is not in it.
+
+    masks: (frame, obj_id, COCO RLE with str counts, source "prompt" | "propagated").
+    undo: per prompt (same order), (before, after) as in the undo records, or None:
+        before {obj: (RLE | None, source | None) | None}, after {obj: RLE | None}.
+    pending: (frame, obj_id) prompted since the last propagation, in order.
+    """
+
+    prompts: list[Prompt]
+    masks: list[tuple[int, int, dict, str]]
+    labels: dict[int, str]
+    pending: list[tuple[int, int]]
+    undo: list[tuple[dict, dict] | None]
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,9 @@ class Segmenter:
         self.ground_truth: MaskStore | None = None
         self._source: dict[tuple[int, int], str] = {}  # (frame, obj) -> "prompt" | "propagated"
         self._engine_ms: dict[int, float] = {}  # frame -> engine time of its last computation
-        self._labels: dict[int, str] = {}  # obj_id -> label (see set_label)
+        # obj_id -> label (see set_label): the mask store's own dict, so that its exports
+        # (to_yolo, to_youtube_vis, to_coco_json) carry the labels too.
+        self._labels: dict[int, str] = self.masks.labels
         # id(prompt) -> (prompt, before, after): the masks of the prompt's frame that it
         # changed, as (RLE, source) before it and RLE after it, so undo restores them exactly.
         self._undo: dict[int, tuple[Prompt, dict, dict]] = {}
@@ -322,6 +343,135 @@ class Segmenter:
         (the learned engine's embedding, about a second on a CPU); True otherwise."""
         ready = getattr(self._session, "ready", None)
         return True if ready is None else bool(ready(self.video.check_index(frame)))
+
+    # -- keeping the work: save, load, export ----------------------------------------------
+    def save(self, path) -> "Path":
+        """Write the whole work to one file at ``path``, atomically; returns the path.
+
+        The file (see ``docs/session-format.md``) holds the prompts, every mask (COCO RLE)
+        with its source, the labels and colours, the undo history, the engine's name, and
+        the video's path with a fingerprint (frame count, size, fps, hashes of a few
+        frames). It is written to a temporary file in the same folder, flushed to disk and
+        renamed over ``path``: a crash or a kill during a save leaves the previous file
+        intact. Waits for a running propagation to finish.
+
+        Raises:
+            OutputPathError: the folder does not exist, cannot be written, ``path`` is a
+                folder or a read-only file, or the disk is full.
+        """
+        from .persist import save_session
+
+        return save_session(self, path)
+
+    @classmethod
+    def load(cls, path, video=None, engine=None, *, check_pixels: bool = True) -> "Segmenter":
+        """A Segmenter restored from a file written by :meth:`save`.
+
+        Args:
+            path: the session file.
+            video: the video (anything :func:`open_video` takes), or None to reopen the
+                recorded path (tried as saved, then relative to the session file's folder).
+            engine: the engine to continue with, or None for the one recorded.
+            check_pixels: compare the hashes of the sampled frames too (False: only the
+                frame count, size and fps), for the same video decoded by another build.
+
+        The masks, prompts, labels, pending corrections and undo history come back as they
+        were; the engine is given each prompted frame's mask, so propagation carries on
+        from what was saved.
+
+        Raises:
+            SessionFileError: missing, truncated, corrupt, or not a session file.
+            SessionVersionError: written by a newer vseg_widgets (the versions are named).
+            VideoMismatchError: the video differs from the recorded fingerprint (what
+                differs is named).
+            VideoNotFoundError: no ``video`` given and the recorded one is gone.
+        """
+        from .persist import load_session
+
+        return load_session(path, video=video, engine=engine, segmenter_class=cls, check_pixels=check_pixels)
+
+    def export_video(self, path, overlay: str = "filled", fps: float | None = None, frames=None, progress: bool = True, opacity: float = 0.5) -> "Path":
+        """Write the video with the masks drawn in: MP4 or GIF, chosen by the suffix.
+
+        Args:
+            path: ``.mp4`` (H.264 where OpenCV's FFmpeg has an encoder for it, else MPEG-4
+                Part 2, "mp4v"; an odd width or height is padded by one pixel, as the
+                encoders need even sizes) or ``.gif`` (Pillow; every frame is held in memory
+                while writing, so keep GIFs short with ``frames=``; frame times are whole
+                centiseconds).
+            overlay: "filled" (tinted masks with their outlines) or "contour" (outlines).
+            fps: frame rate of the file; the video's own by default.
+            frames: the frames to write (an iterable of ints), every frame by default.
+            progress: show a tqdm progress bar.
+            opacity: 0..1, the tint of "filled" masks.
+
+        Colours are the player's (:mod:`vseg_widgets.palette`); labelled objects get their
+        label written beside the mask. Written atomically like :meth:`save`.
+
+        Raises:
+            EncoderMissingError: no encoder for the format (the message says what to install).
+            OutputPathError: the file cannot be written there.
+        """
+        from .exports.overlay_video import export_video
+
+        return export_video(self, path, overlay=overlay, fps=fps, frames=frames, progress=progress, opacity=opacity)
+
+    def _get_state(self, blocking: bool = True) -> SessionState | None:
+        """A consistent copy of the work (None if ``blocking`` is False and the Segmenter is
+        busy). RLE dicts are shared, not copied: the store never mutates them in place."""
+        if not self._lock.acquire(blocking=blocking):
+            return None
+        try:
+            masks = [
+                (f, o, self.masks.rle(f, o), self._source.get((f, o), "propagated"))
+                for f in self.masks.frames()
+                for o in self._frame_objects(f)
+            ]
+            undo = []
+            for p in self.prompts:
+                entry = self._undo.get(id(p))
+                undo.append(None if entry is None or entry[0] is not p else (dict(entry[1]), dict(entry[2])))
+            return SessionState(list(self.prompts), masks, self.labels, list(self._pending), undo)
+        finally:
+            self._lock.release()
+
+    def _set_state(self, state: SessionState) -> None:
+        """Replace the work with ``state`` (a fresh Segmenter's, on load): masks, sources,
+        prompts, labels, pending corrections and undo records exactly as given. The engine is
+        reset and given each prompted (frame, object)'s stored mask as a mask prompt (cheap:
+        no image model runs), so that it propagates from what the person saw; where a
+        prompted pair has no stored mask its prompts are replayed."""
+        with self._guard():
+            self._session.reset()
+            self.masks.clear()
+            self._source.clear()
+            self._engine_ms.clear()
+            for frame, obj, rle, source in state.masks:
+                self.masks.set_rle(frame, obj, rle)
+                self._source[(frame, obj)] = source
+            self.prompts = list(state.prompts)
+            self._labels.clear()
+            self._labels.update(state.labels)
+            self._pending = dict.fromkeys(state.pending)
+            self._undo = {id(p): (p, *entry) for p, entry in zip(self.prompts, state.undo) if entry is not None}
+            for frame, obj in dict.fromkeys((p.frame, p.obj_id) for p in self.prompts):
+                mask = self.masks.get(frame, obj) if self._source.get((frame, obj)) == "prompt" else None
+                try:
+                    if mask is not None:
+                        self._session.add_prompt(frame, obj, mask=mask)
+                    else:
+                        points, labels, box, prompt_mask = _merge([p for p in self.prompts if (p.frame, p.obj_id) == (frame, obj)])
+                        self._session.add_prompt(frame, obj, points=points, labels=labels, box=box, mask=prompt_mask)
+                except EngineError:
+                    raise
+                except Exception as exc:
+                    raise EngineError(
+                        f"engine {self.engine_name!r} failed to take the saved prompt of object {obj} on "
+                        f"frame {frame}: {exc!r}. The masks were restored; load with another engine= to propagate."
+                    ) from exc
+        self._emit("prompts")
+        self._emit("masks", frames=None)
+        self._emit("labels", labels=self.labels)
 
     # -- labels -----------------------------------------------------------------------
     def set_label(self, obj_id: int, label: str | None) -> None:
@@ -632,7 +782,7 @@ class Segmenter:
         return pd.DataFrame(rows, columns=columns)
 
     def _frame_objects(self, frame: int) -> list[int]:
-        return [obj for obj in self.masks.obj_ids if (frame, obj) in self.masks]
+        return self.masks.objects(frame)  # not obj_ids: that scans every frame
 
     def set_ground_truth(self, gt: MaskStore | None) -> None:
         """Attach ground-truth masks (same video size) for evaluation in the player and tables."""

@@ -89,6 +89,7 @@ class Player(anywidget.AnyWidget):
         seg: the Segmenter to show and drive.
         jpeg_quality: JPEG quality (1..100) of the frames sent to the browser.
         max_width: frames wider than this are downscaled for sending (masks never are).
+        autosave: a session file to save to every ``autosave_s`` seconds (see :meth:`autosave`).
 
     Attributes (synced traits; the first group may also be set from Python):
         frame: the frame shown (int, validated against the video's length).
@@ -105,6 +106,8 @@ class Player(anywidget.AnyWidget):
         fps: playback rate, the video's own by default.
         objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
         cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
+        autosave_path, autosave_s: save the session there every so many seconds ("" is off;
+            Python only, see :meth:`autosave`); autosaved: time of the last autosave.
 
     The player follows the Segmenter's events, whoever calls it: prompts, undo,
     ``remove_object`` (the object leaves the list) and ``reset`` (objects, visibility,
@@ -147,8 +150,12 @@ class Player(anywidget.AnyWidget):
     prefetch = t.Int(24).tag(sync=True)  # frames requested ahead while playing
     cuts = t.List(t.Int()).tag(sync=True)  # shot boundaries drawn on the timeline (see show_shots)
     working = t.Unicode("").tag(sync=True)  # what the kernel computes before it can answer a prompt, shown in the status line
+    # Autosave (see autosave()): set from Python only; the browser may not choose where files go.
+    autosave_path = t.Unicode("").tag(sync=True)  # "" = off
+    autosave_s = t.Float(60.0).tag(sync=True)  # seconds between autosaves
+    autosaved = t.Unicode("").tag(sync=True)  # local time (HH:MM:SS) of the last autosave, "" before
 
-    def __init__(self, seg, jpeg_quality: int = 85, max_width: int | None = 1280, **kwargs):
+    def __init__(self, seg, jpeg_quality: int = 85, max_width: int | None = 1280, autosave=None, autosave_s: float = 60.0, **kwargs):
         video = seg.video
         super().__init__(
             num_frames=len(video),
@@ -186,6 +193,64 @@ class Player(anywidget.AnyWidget):
         self._rest_timer: threading.Timer | None = None
         self.observe(self._on_frame_change, names="frame")
         self._prepare_soon()
+        self._autosaver = None
+        self.observe(self._on_autosave_change, names=["autosave_path", "autosave_s"])
+        if autosave is not None:
+            self.autosave(autosave, every_s=autosave_s)
+
+    # -- autosave -----------------------------------------------------------------------------
+    def autosave(self, path, every_s: float | None = None) -> None:
+        """Save the Segmenter to ``path`` every ``every_s`` seconds (the ``autosave_s`` trait,
+        60 by default) whenever its prompts, masks or labels changed; None stops it.
+
+        Saves are atomic (:meth:`Segmenter.save`), skipped while a propagation runs, and a
+        failure shows in the status line and is retried on the next tick. Closing the player
+        saves what changed since the last autosave. Same as setting the ``autosave_path`` and
+        ``autosave_s`` traits from Python.
+
+        Raises:
+            OutputPathError: ``path`` cannot be written (at once).
+        """
+        with self.hold_trait_notifications():
+            if every_s is not None:
+                self.autosave_s = float(every_s)
+            self.autosave_path = "" if path is None else str(path)
+
+    @t.validate("autosave_s")
+    def _valid_autosave_s(self, proposal):
+        value = proposal["value"]
+        if not (value > 0 and math.isfinite(value)):
+            raise t.TraitError(f"autosave_s must be a positive number of seconds, got {value}.")
+        return value
+
+    @t.validate("autosave_path")
+    def _valid_autosave_path(self, proposal):
+        from .persist.atomic import check_output_path
+
+        if proposal["value"]:
+            check_output_path(proposal["value"], "autosave")  # OutputPathError names the fix
+        return proposal["value"]
+
+    def _on_autosave_change(self, change) -> None:
+        from .persist.autosave import Autosaver
+
+        if self._autosaver is not None:
+            self._autosaver.stop(flush=False)
+            self._autosaver = None
+        if self.autosave_path:
+            self._autosaver = Autosaver(
+                self.seg, self.autosave_path, self.autosave_s, on_error=self._error, on_saved=self._on_autosaved
+            )
+
+    def _on_autosaved(self, when: float) -> None:
+        self.autosaved = time.strftime("%H:%M:%S", time.localtime(when))
+
+    def close(self) -> None:
+        """Close the widget; a running autosave saves what changed and stops."""
+        if getattr(self, "_autosaver", None) is not None:
+            self._autosaver.stop(flush=not self.seg.busy)
+            self._autosaver = None
+        super().close()
 
     def show_shots(self, shots) -> None:
         """Draw shot boundaries on the timeline.
