@@ -19,6 +19,8 @@ that is not the background is kept (:func:`whole_object`).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..errors import ModelFileError, ModelOutputError, PromptModelError
@@ -99,20 +101,13 @@ class LearnedSession:
         size = (self.video.height, self.video.width)
         embedding = self.embeddings.get(frame)
         logits = self._feedback(frame, obj_id, points, labels, box, mask)
-        try:
+        with self._model_errors(f"on frame {frame}", "Nothing was changed; check the model (or your predictor) and try again."):
             if logits is None and box is None and points is not None and len(points) == 1 and labels[0] == 1:
                 masks, low = self._first_click(embedding, size, points, labels)
             else:
                 pred = self.model.predict(embedding, size, points=points, labels=labels, box=box, logits=logits)
                 k = pred.best
                 masks, low = pred.masks[k], None if pred.logits is None else pred.logits[k]
-        except (ModelOutputError, ModelFileError):
-            raise
-        except Exception as exc:
-            raise PromptModelError(
-                f"the image prompt model {getattr(self.model, 'name', type(self.model).__name__)!r} failed on "
-                f"frame {frame}: {exc!r}. Nothing was changed; check the model (or your predictor) and try again."
-            ) from exc
         self._answers[(frame, obj_id)] = (_copy(points), _copy(labels), _copy(box), low)
         return np.asarray(masks, bool)
 
@@ -137,15 +132,20 @@ class LearnedSession:
         return pred.masks[k], None if pred.logits is None else pred.logits[k]
 
     def _embed(self, frame: int):
-        try:
+        with self._model_errors(f"to embed frame {frame}", "Check the model (or your predictor's set_image)."):
             return self.model.embed(self.video[frame])
+
+    @contextmanager
+    def _model_errors(self, doing: str, then: str):
+        """Raise what the model raises as :class:`PromptModelError`, saying what it was
+        ``doing`` and what to do ``then``; the model-file errors pass as they are."""
+        try:
+            yield
         except (ModelOutputError, ModelFileError):
             raise
         except Exception as exc:
-            raise PromptModelError(
-                f"the image prompt model {getattr(self.model, 'name', type(self.model).__name__)!r} could not "
-                f"embed frame {frame}: {exc!r}. Check the model (or your predictor's set_image)."
-            ) from exc
+            name = getattr(self.model, "name", type(self.model).__name__)
+            raise PromptModelError(f"the image prompt model {name!r} failed {doing}: {exc!r}. {then}") from exc
 
     # -- propagation and the rest -----------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
@@ -182,16 +182,9 @@ class LearnedSession:
                 continue
             ys, xs = np.nonzero(mask)
             box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
-            try:
+            then = "The masks up to that frame are kept; check the model (or your predictor), or propagate with engine='classic'."
+            with self._model_errors(f"while re-anchoring frame {frame}", then):
                 pred = self.model.predict(embedding, size, box=box, logits=None if to_logits is None else to_logits(mask))
-            except (ModelOutputError, ModelFileError):
-                raise
-            except Exception as exc:
-                raise PromptModelError(
-                    f"the image prompt model {getattr(self.model, 'name', type(self.model).__name__)!r} failed while "
-                    f"re-anchoring frame {frame}: {exc!r}. The masks up to that frame are kept; check the model "
-                    "(or your predictor), or propagate with engine='classic'."
-                ) from exc
             answer = np.asarray(pred.masks[pred.best], bool)
             for other, m in masks.items():
                 if other != obj:
