@@ -199,25 +199,38 @@ def _cut(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_propagation_reanchors_on_the_model_every_few_frames(synthetic_video):
-    from vseg_widgets.engines.learned import REANCHOR_EVERY
+def test_propagation_reanchors_on_the_model_and_looks_more_often_where_it_corrects(synthetic_video):
+    from vseg_widgets.engines.learned import REANCHOR_GAPS
 
+    fewest, first, _ = REANCHOR_GAPS
     video, gt = synthetic_video
-    end = 2 * REANCHOR_EVERY + 2  # before the synthetic occlusion
-    clip = np.stack([video[t] for t in range(end)])
+    due = [first, first + fewest, first + 2 * fewest]  # each answer corrects: the gap halves to its least
+    clip = np.stack([video[t] for t in range(due[-1] + 2)])  # before the synthetic occlusion
     model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))  # an outline that agrees with the tracked one
     learned = vw.Segmenter(clip, engine=LearnedEngine(model))
     classic = vw.Segmenter(clip, engine="classic")
     for seg in (learned, classic):
         seg.add_mask(0, 1, gt.get(0, 1))
         seg.propagate("forward", progress=False)
-    assert model.boxes == [REANCHOR_EVERY, 2 * REANCHOR_EVERY]  # asked on those frames only
-    assert set(model.embedded) == {REANCHOR_EVERY, 2 * REANCHOR_EVERY}  # embedded ahead, once each
-    for t in (REANCHOR_EVERY, 2 * REANCHOR_EVERY):
+    assert model.boxes == due  # asked on those frames only
+    assert sorted(model.embedded) == due  # embedded ahead, once each
+    for t in due:
         np.testing.assert_array_equal(learned.masks.get(t, 1), _cut(gt.get(t, 1)))
         assert jaccard(classic.masks.get(t, 1), _cut(gt.get(t, 1))) < 0.9
-    for t in range(1, REANCHOR_EVERY):  # the frames in between are the tracker's
+    for t in range(1, first):  # the frames before are the tracker's
         np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
+
+
+def test_the_gap_between_reanchorings_grows_where_the_tracker_holds_and_shrinks_where_it_drifts():
+    from vseg_widgets.engines.learned import REANCHOR_GAPS, next_gap
+
+    fewest, first, most = REANCHOR_GAPS
+    assert next_gap(first, [0.99, 0.97]) == 2 * first  # every answer agreed closely
+    assert next_gap(most, [0.99]) == most
+    assert next_gap(first, [0.99, 0.8]) == first // 2  # one was a real correction
+    assert next_gap(fewest, [0.8]) == fewest
+    assert next_gap(first, [0.3]) == first  # an answer not taken teaches nothing
+    assert next_gap(first, []) == first  # nothing tracked
 
 
 def test_the_tracker_puts_a_refined_mask_out_and_keeps_it_as_that_frames_mask(synthetic_video):
@@ -244,10 +257,10 @@ def test_the_tracker_puts_a_refined_mask_out_and_keeps_it_as_that_frames_mask(sy
 
 
 def test_a_reanchoring_answer_that_disagrees_with_the_tracked_mask_is_not_taken(synthetic_video):
-    from vseg_widgets.engines.learned import REANCHOR_EVERY
+    from vseg_widgets.engines.learned import REANCHOR_GAPS
 
     video, gt = synthetic_video
-    clip = np.stack([video[t] for t in range(REANCHOR_EVERY + 4)])
+    clip = np.stack([video[t] for t in range(REANCHOR_GAPS[1] + 4)])
     other = gt.get(0, 2)  # the model answers with the other object
     learned = vw.Segmenter(clip, engine=LearnedEngine(TruthModel(clip, lambda t: other)))
     classic = vw.Segmenter(clip, engine="classic")

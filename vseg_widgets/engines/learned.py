@@ -12,7 +12,8 @@ with the previous answer's low-resolution logits fed back, so a correction refin
 instead of starting over. A click on a frame that propagation already reached starts from
 the propagated mask (as SAM 2 does). During propagation, every few frames the model is
 asked again, with the tracked mask as its prompt, and corrects the mask's outline where it
-agrees with it (:meth:`LearnedSession._reanchor`). The first click is ambiguous (the shirt or the
+agrees with it (:meth:`LearnedSession._reanchor`), more often where it corrects more
+(:func:`next_gap`). The first click is ambiguous (the shirt or the
 person?): the decoder's candidates are asked for, and the largest one it is confident in
 that is not the background is kept (:func:`whole_object`).
 """
@@ -149,26 +150,30 @@ class LearnedSession:
 
     # -- propagation and the rest -----------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
-        """The classic tracker's propagation, re-anchored on the prompt model every
-        :data:`REANCHOR_EVERY` frames (:meth:`_reanchor`); the embedding of the next such
-        frame is computed in the background while the tracker works towards it."""
+        """The classic tracker's propagation, re-anchored on the prompt model every few
+        frames (:meth:`_reanchor`, :func:`next_gap`); the embedding of the next such frame
+        is computed in the background while the tracker works towards it."""
         step = -1 if reverse else 1
+        schedule = {"gap": REANCHOR_GAPS[1], "due": start_frame}
 
         def refine(t: int, masks: dict) -> dict | None:
-            if (t - start_frame) % REANCHOR_EVERY:
+            if t != schedule["due"]:
                 return None
-            ahead = t + step * REANCHOR_EVERY
-            if 0 <= ahead < len(self.video):
-                self.embeddings.prefetch(ahead)
-            return None if t == start_frame else self._reanchor(t, masks)
+            refined, agreement = ({}, []) if t == start_frame else self._reanchor(t, masks)
+            schedule["gap"] = next_gap(schedule["gap"], agreement) if t != start_frame else schedule["gap"]
+            schedule["due"] = t + step * schedule["gap"]
+            if 0 <= schedule["due"] < len(self.video):
+                self.embeddings.prefetch(schedule["due"])
+            return refined
 
         return self.tracker.propagate(start_frame, reverse, refine=refine)
 
-    def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], list[float]]:
         """The prompt model's answer for each tracked mask of ``frame``, prompted with the
         mask's box and the mask itself, where it agrees with the mask (IoU at least
         :data:`REANCHOR_AGREEMENT`): a correction of its outline, not a jump to another
-        object. {obj: (H, W) bool}; pixels of other objects stay theirs.
+        object. Returns ({obj: (H, W) bool}, the IoU of each answer with its tracked mask);
+        pixels of other objects stay theirs.
 
         The tracker follows colour and motion, and its outline drifts where they are
         ambiguous; the model knows objects, and puts the outline back on this one's edges.
@@ -176,7 +181,7 @@ class LearnedSession:
         size = (self.video.height, self.video.width)
         embedding = self.embeddings.get(frame)
         to_logits = getattr(self.model, "mask_to_logits", None)
-        refined = {}
+        refined, agreement = {}, []
         for obj, mask in masks.items():
             if not mask.any():
                 continue
@@ -189,9 +194,10 @@ class LearnedSession:
             for other, m in masks.items():
                 if other != obj:
                     answer &= ~m
-            if _iou(answer, mask) >= REANCHOR_AGREEMENT:
+            agreement.append(_iou(answer, mask))
+            if agreement[-1] >= REANCHOR_AGREEMENT:
                 refined[obj] = answer
-        return refined
+        return refined, agreement
 
     def remove_object(self, obj_id: int) -> None:
         self.tracker.remove_object(obj_id)
@@ -206,8 +212,27 @@ class LearnedSession:
 # to a tracked mask's box and mask, taken where it agrees with the mask at IoU 0.7 or more,
 # raised J on those frames by 0.034 on average (7 sequences better, 2 within 0.01 worse);
 # taken everywhere, it lost 0.13 on kite-surf, whose kite lines the model does not see.
-REANCHOR_EVERY = 8  # frames; the encoder costs about three tracked frames, and runs ahead
 REANCHOR_AGREEMENT = 0.7
+REANCHOR_GAPS = (4, 8, 16)  # frames between re-anchorings: fewest, first, most
+STEADY = 0.95  # an answer this close to every tracked mask: the tracker needs no help
+
+
+def next_gap(gap: int, agreement: list[float]) -> int:
+    """Frames to the next re-anchoring after one whose answers agreed with the tracked
+    masks by ``agreement`` (IoU each): twice as far when all agreed closely (:data:`STEADY`),
+    half as far when one was taken as a real correction, the same when nothing was learnt.
+
+    The encoder costs about three tracked frames; this spends it where the tracker drifts
+    and saves it where the tracker holds.
+    """
+    fewest, _, most = REANCHOR_GAPS
+    if not agreement:
+        return gap
+    if min(agreement) >= STEADY:
+        return min(2 * gap, most)
+    if any(REANCHOR_AGREEMENT <= a < STEADY for a in agreement):
+        return max(gap // 2, fewest)
+    return gap
 
 CONFIDENT_SHARE = 0.9  # candidates scored within 10% of the best count as confident
 BACKGROUND_SHARE = 0.5  # a candidate covering half the frame or more is the background
