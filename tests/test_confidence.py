@@ -269,3 +269,61 @@ def test_a_sudden_change_of_appearance_is_doubted_where_the_mask_is_wrong():
     wrong = [t for t in range(10, 20) if j[t] < 0.5]
     assert wrong, "the recolouring should make the tracker fail at least once"
     assert c[wrong].max() < 0.2
+
+
+# -- ranking frames for review --------------------------------------------------------------
+def test_review_order_puts_the_least_sure_frames_first(video):
+    seg = vw.Segmenter(video, engine=ScoredShiftEngine(decay=0.1))
+    seg.add_mask(0, 1, square())
+    seg.add_mask(0, 2, square(x=20))
+    seg.propagate("forward", progress=False)
+    order = vw.metrics.review_order(seg)
+    assert list(order.columns) == [
+        "rank", "frame", "time_s", "obj_id", "label", "sureness", "confidence", "iou_prev", "flicker", "area_change", "reason",
+    ]  # fmt: skip
+    assert len(order) == 10 and sorted(order["frame"]) == list(range(10))  # one row per frame
+    assert list(order["rank"]) == list(range(1, 11))
+    # confidence falls 0.1 a frame from the prompt: the last frame first, the prompted one last
+    assert list(order["frame"]) == list(range(9, -1, -1))
+    assert (order["reason"].iloc[:-1] == "confidence").all()
+    assert order["sureness"].is_monotonic_increasing
+    per_object = vw.metrics.review_order(seg, per="object")
+    assert len(per_object) == 20
+    assert len(vw.metrics.review_order(seg, top=3)) == 3
+
+
+def test_review_order_without_engine_confidence_ranks_on_consistency(video):
+    seg = vw.Segmenter(video, engine=ShiftEngine())
+    seg.add_mask(0, 1, square())
+    seg.propagate("forward", progress=False)
+    seg.edit_mask(6, 1, remove=square(x=10))  # frame 6 loses half its mask: a sudden change
+    order = vw.metrics.review_order(seg)
+    assert order["confidence"].isna().all()
+    assert order["frame"].iloc[0] == 6 and order["reason"].iloc[0] == "sudden change"
+    assert order["sureness"].iloc[0] == pytest.approx(order["iou_prev"].iloc[0])
+
+
+def test_review_order_counts_flicker(video):
+    seg = vw.Segmenter(video, engine=ScoredShiftEngine(decay=0.0))  # confidence 0.9 everywhere
+    seg.add_mask(0, 1, square())
+    seg.propagate("forward", progress=False)
+    for frame in (4, 5):  # gone on frames 4 and 5 only: a flicker
+        seg.edit_mask(frame, 1, remove=np.ones((24, 32), bool))
+    order = vw.metrics.review_order(seg).set_index("frame")
+    assert list(order.index[:3]) == [4, 6, 5]  # it vanishes (4), comes back (6): IoU 0 with the frame before
+    assert order.loc[5, "iou_prev"] == 1.0 and order.loc[5, "flicker"]  # empty after empty: only the flicker tells
+    assert order.loc[5, "sureness"] == pytest.approx(0.9 * 0.5) and order.loc[5, "reason"] == "flicker"
+    rest = order.drop([4, 5, 6])  # the mask moves a pixel a frame: IoU 5/7 with the frame before
+    np.testing.assert_allclose(rest["sureness"], 0.9 * rest["iou_prev"].fillna(1.0) ** vw.metrics.review.IOU_WEIGHT)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"per": "pixel"}, ValueError), ({"top": 0}, ValueError), ({"top": 2.5}, ValueError),
+])  # fmt: skip
+def test_review_order_refuses_bad_arguments(video, kwargs, error):
+    seg = vw.Segmenter(video, engine=ShiftEngine())
+    seg.add_mask(0, 1, square())
+    with pytest.raises(error):
+        vw.metrics.review_order(seg, **kwargs)
+    with pytest.raises(TypeError, match="Segmenter"):
+        vw.metrics.review_order(seg.masks)
