@@ -327,3 +327,47 @@ def test_review_order_refuses_bad_arguments(video, kwargs, error):
         vw.metrics.review_order(seg, **kwargs)
     with pytest.raises(TypeError, match="Segmenter"):
         vw.metrics.review_order(seg.masks)
+
+
+# -- the learned engine: the prompt model's predicted IoU ----------------------------------
+class ScoreDiskModel:
+    """An image prompt model answering a disk of radius 20 around the first point, with a
+    predicted IoU of ``score``."""
+
+    name = "scored disks"
+
+    def __init__(self, score):
+        self.score = score
+
+    def embed(self, image):
+        return np.zeros(4, np.float32)
+
+    def predict(self, embedding, image_size, *, points=None, labels=None, box=None, logits=None, multimask=False):
+        import cv2
+        from vseg_widgets.prompt_models import Prediction
+
+        mask = np.zeros(image_size, np.uint8)
+        x, y = points[0] if points is not None else box[:2]
+        cv2.circle(mask, (int(x), int(y)), 20, 1, -1)
+        return Prediction(mask[None] > 0, np.array([self.score], np.float32))
+
+
+def test_learned_engine_reports_the_predicted_iou_and_caps_what_it_propagates(synthetic_video):
+    video, gt = synthetic_video
+    seg = vw.Segmenter(video, engine=vw.engines.LearnedEngine(ScoreDiskModel(0.6)))
+    seg.add_points(0, 1, [(90, 120)])
+    assert seg.confidence(1)[0] == pytest.approx(0.6)
+    seg.add_mask(0, 2, gt.get(0, 2))  # an exact mask: sure
+    assert seg.confidence(2)[0] == 1.0
+    seg.propagate("forward", progress=False)
+    c = seg.confidence(1)[1:20]
+    assert np.isfinite(c).all() and c.max() <= 0.6 + 1e-9  # no surer than the click it was carried from
+    assert seg.confidence(2)[1:7].min() > 0.9  # carried from a mask given exactly (before it leaves the frame)
+
+
+@pytest.mark.parametrize("score, expected", [(1.04, 1.0), (-0.1, 0.0), (float("nan"), float("nan"))])
+def test_learned_engine_clips_the_predicted_iou(score, expected):
+    video = np.zeros((3, 64, 80, 3), np.uint8)
+    seg = vw.Segmenter(video, engine=vw.engines.LearnedEngine(ScoreDiskModel(score)))
+    seg.add_points(0, 1, [(30, 30)])
+    np.testing.assert_equal(seg.confidence(1)[0], expected)
