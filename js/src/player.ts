@@ -198,6 +198,8 @@ export class PlayerView {
         button("vseg-play", "▶", "play / pause (space)"),
         button("vseg-step-back", "◀❙", "previous frame (←, shift: 10)"),
         button("vseg-step-fwd", "❙▶", "next frame (→, shift: 10)"),
+        button("vseg-next-doubt", "⚑ doubtful", "jump to the next frame whose confidence is below the threshold (n; shift-n: previous)"),
+        h("label", { class: "vseg-label", title: "a mask whose confidence is below this is doubtful" }, ["< ", ui.doubt]),
         ui.slider,
         ui.frame,
       ]),
@@ -223,8 +225,6 @@ export class PlayerView {
         button("vseg-cancel", "Cancel", "cancel the propagation (Escape)"),
         ui.progress,
         h("label", { class: "vseg-label", title: "show each frame as it is propagated" }, [ui.follow, " follow"]),
-        button("vseg-next-doubt", "⚑ next doubtful", "jump to the next frame whose confidence is below the threshold (n; shift-n: previous)"),
-        h("label", { class: "vseg-label", title: "confidence below this is doubtful" }, ["below ", ui.doubt]),
       ]),
       ui.status,
     ]);
