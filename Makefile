@@ -52,4 +52,5 @@ bench:
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_classic.py
 	$(PY) benchmarks/bench_learned.py
+	$(PY) benchmarks/bench_confidence.py
 	$(PY) benchmarks/bench_player.py

@@ -1,6 +1,6 @@
 """Benchmark of the engines' per-(frame, object) confidence on the DAVIS 2016 dev sequences.
 
-    .venv/bin/python benchmarks/bench_confidence.py            # ten sequences, ~10 min on 2 cores
+    .venv/bin/python benchmarks/bench_confidence.py            # ten sequences, four runs each (~30 min on 2 busy cores)
     .venv/bin/python benchmarks/bench_confidence.py --quick    # three sequences, classic only
 
 Does the confidence tell where the masks went wrong? Protocol: the first frame's ground

@@ -27,10 +27,18 @@ it). Events override the evidence: an object lost (its mask is empty, after an o
 on leaving the frame or at a scene cut) gets :data:`LOST`, one re-found by the search
 :data:`FOUND`: both are frames a person should look at.
 
-The form and the end points were chosen by reasoning about each term, not fitted; on the
-DAVIS 2016 dev sequences (first-frame ground truth, forward) they tell frames with J < 0.5
-from the others with an AUC of about 0.97 (``benchmarks/bench_confidence.py``, which
-also reports each term alone).
+Nothing is fitted: the terms and their end points were picked from what each one measures
+(0.5 is chance for the agreements) after comparing each term alone and a handful of simple
+combinations on the DAVIS 2016 dev sequences; there is no held-out check yet. There
+(first-frame ground truth, forward) the confidence tells frames with J < 0.5 from the
+others with an AUC of 0.97 (``benchmarks/bench_confidence.py``, which also reports each
+term alone), at about 1% of the propagation time.
+
+What it cannot see: whether the prompt itself was right. A wrong first mask, tracked
+faithfully, is tracked with confidence; the learned engine's predicted IoU of a click
+(:meth:`Judge` takes it as the ceiling of what is carried from it) is what catches some
+of those. Classic clicks carry no confidence of their own (a colour-separation score of
+the cut was tried and did not follow its IoU).
 """
 
 from __future__ import annotations
