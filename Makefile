@@ -52,5 +52,6 @@ bench:
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_classic.py
 	$(PY) benchmarks/bench_learned.py
+	$(PY) benchmarks/bench_confidence.py
 	$(PY) benchmarks/bench_player.py
 	$(PY) benchmarks/bench_session_size.py

@@ -186,7 +186,8 @@ def test_dataframe_on_synthetic_video(synthetic_video):
     seg.propagate("forward", progress=False)
     df = seg.to_dataframe()
     assert list(df.columns) == [
-        "frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms",
+        "frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "confidence",
+        "engine_ms",
     ]  # fmt: skip
     assert len(df) == 2 * len(video)
     first = df[(df.frame == 0) & (df.obj_id == 1)].iloc[0]

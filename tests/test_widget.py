@@ -234,7 +234,7 @@ def test_python_reset_resets_the_player(player, small_video):
     assert player.objects == [{"id": 1, "color": vw.palette.object_color(1), "visible": True, "label": None}]
     assert player.selected == 1 and player.prompts == []
     assert player.progress == {"running": False, "done": 0, "total": 0, "cancelled": False}
-    assert player.timeline["lanes"] == [{"obj_id": 1, "present": [], "scores": None}]
+    assert player.timeline["lanes"] == [{"obj_id": 1, "present": [], "scores": None, "confidence": None}]
     assert {"type": "masks_reset"} in [c for c, _ in player.sent]  # the browser drops every mask it holds
     assert (player.frame, player.overlay) == (4, "contour")  # where the person is and how they look: kept
     assert msg(player, {"type": "request_masks", "frames": [0, 9]}) == [
@@ -311,6 +311,10 @@ BAD_STATE = [
     ({"selected": 42}, "no object 42"),
     ({"prompts": []}, "may not set prompts"),
     ({"num_frames": 1000}, "may not set num_frames"),
+    ({"doubt_threshold": 1.5}, "doubt_threshold must be a confidence in [0, 1]"),
+    ({"doubt_threshold": -0.1}, "doubt_threshold must be a confidence in [0, 1]"),
+    ({"doubt_threshold": float("nan")}, "doubt_threshold must be a confidence in [0, 1]"),
+    ({"doubt_threshold": "high"}, "doubt_threshold"),
 ]
 
 
@@ -341,7 +345,9 @@ def test_prompts_are_refused_while_propagating(player, small_video):
 
 
 def test_frontend_traits_are_exactly_the_settings():
-    assert FRONTEND_TRAITS == {"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"}
+    assert FRONTEND_TRAITS == {
+        "frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size", "doubt_threshold",
+    }  # fmt: skip
 
 
 def test_player_is_the_segmenters_display(small_video):
@@ -504,3 +510,28 @@ def test_the_player_prepares_the_frame_it_rests_on_and_says_when_a_click_waits(s
     assert not errors(msg(p, {"type": "click", "frame": 7, "obj_id": 1, "x": 40, "y": 40, "label": 1}))
     assert len(shown) == 2 and "frame 7" in shown[0] and shown[1] == ""  # announced, then cleared
     assert p.working == "" and p.seg.masks.frames(1) == [5, 7]
+
+
+def test_timeline_carries_the_engines_confidence_and_the_threshold_is_a_setting(player, small_video):
+    _, gt = small_video
+    player.seg.add_mask(0, 1, gt[0][1])
+    player.seg.propagate("forward", progress=False)
+    player._update_timeline()
+    lane = player.timeline["lanes"][0]
+    expected = [None if np.isnan(c) else round(float(c), 3) for c in player.seg.confidence(1)]
+    assert lane["confidence"] == expected and lane["confidence"][0] == 1.0  # the mask given exactly
+    assert all(c is not None and 0 <= c <= 1 for c in lane["confidence"])
+    player.set_state({"doubt_threshold": 0.3})
+    assert player.doubt_threshold == 0.3 and player.last_error is None
+
+
+def test_no_confidence_strip_for_an_engine_without_confidence(small_video):
+    from test_session import ShiftEngine
+
+    video, gt = small_video
+    seg = vw.Segmenter(video, engine=ShiftEngine())
+    seg.add_mask(0, 1, gt[0][1])
+    seg.propagate("forward", progress=False)
+    p = Player(seg)
+    assert p.timeline["lanes"][0]["confidence"] is None
+    assert p.timeline["lanes"][0]["present"] == [[0, 10]]

@@ -104,11 +104,15 @@ class Segmenter:
         self.ground_truth: MaskStore | None = None
         self._source: dict[tuple[int, int], str] = {}  # (frame, obj) -> "prompt" | "propagated"
         self._engine_ms: dict[int, float] = {}  # frame -> engine time of its last computation
+        # (frame, obj) -> the engine's confidence in that mask, [0, 1] (NaN: it gave none);
+        # set with the mask, by prompts and propagation (see engines.base.ScoringSession).
+        self._confidence: dict[tuple[int, int], float] = {}
         # obj_id -> label (see set_label): the mask store's own dict, so that its exports
         # (to_yolo, to_youtube_vis, to_coco_json) carry the labels too.
         self._labels: dict[int, str] = self.masks.labels
         # id(prompt) -> (prompt, before, after): the masks of the prompt's frame that it
-        # changed, as (RLE, source) before it and RLE after it, so undo restores them exactly.
+        # changed, as (RLE, source, confidence) before it and RLE after it, so undo restores
+        # them exactly.
         self._undo: dict[int, tuple[Prompt, dict, dict]] = {}
         # (frame, obj) prompted since the last propagation: the corrections that
         # propagate(until_prompt=True) carries on from (insertion-ordered).
@@ -217,7 +221,7 @@ class Segmenter:
     def _add(self, prompt: Prompt) -> dict[int, np.ndarray]:
         with self._guard():
             before = self._snapshot(prompt.frame)
-            masks = self._condition(prompt.frame, prompt.obj_id, [*self.prompts, prompt])
+            masks, problem = self._condition(prompt.frame, prompt.obj_id, [*self.prompts, prompt])
             after = self._snapshot(prompt.frame)
             changed = {o for o in before.keys() | after.keys() if before.get(o, (None,))[0] != after.get(o, (None,))[0]}
             changed.add(prompt.obj_id)
@@ -229,14 +233,22 @@ class Segmenter:
             self.prompts.append(prompt)
             self._pending[(prompt.frame, prompt.obj_id)] = None
         self._emit("prompts")
+        if problem is not None:  # the engine's confidence was not valid; the prompt and masks are kept
+            raise problem
         return masks
 
-    def _snapshot(self, frame: int) -> dict[int, tuple[dict, str | None]]:
-        """{obj: (stored RLE, source)} of every mask on ``frame`` (RLEs are never mutated in place)."""
-        return {o: (self.masks.rle(frame, o), self._source.get((frame, o))) for o in self._frame_objects(frame)}
+    def _snapshot(self, frame: int) -> dict[int, tuple[dict, str | None, float | None]]:
+        """{obj: (stored RLE, source, confidence)} of every mask on ``frame`` (RLEs are never
+        mutated in place)."""
+        return {
+            o: (self.masks.rle(frame, o), self._source.get((frame, o)), self._confidence.get((frame, o)))
+            for o in self._frame_objects(frame)
+        }
 
-    def _condition(self, frame: int, obj_id: int, prompts: list[Prompt]) -> dict[int, np.ndarray]:
-        """Send the engine everything prompted for (frame, obj_id) and store its answer."""
+    def _condition(self, frame: int, obj_id: int, prompts: list[Prompt]) -> tuple[dict[int, np.ndarray], EngineError | None]:
+        """Send the engine everything prompted for (frame, obj_id) and store its answer; returns
+        the masks, and the EngineError to raise once the prompt is recorded if the engine's
+        confidence was not valid (see :meth:`_engine_confidence`)."""
         points, labels, box, mask = _merge([p for p in prompts if (p.frame, p.obj_id) == (frame, obj_id)])
         start = time.perf_counter()
         try:
@@ -246,8 +258,32 @@ class Segmenter:
         except Exception as exc:
             raise EngineError(f"engine {self.engine_name!r} failed on a prompt on frame {frame}: {exc!r}") from exc
         self._engine_ms[frame] = 1000 * (time.perf_counter() - start)
-        self._store(frame, masks, prompted={obj_id})
-        return masks
+        confidence, problem = self._engine_confidence(frame)
+        self._store(frame, masks, prompted={obj_id}, confidence=confidence)
+        return masks, problem
+
+    def _engine_confidence(self, frame: int) -> tuple[dict[int, float], EngineError | None]:
+        """The engine's {obj: confidence} of the masks it just returned for ``frame`` ({} for
+        an engine without :class:`~vseg_widgets.engines.base.ScoringSession`), and the
+        EngineError to raise once the masks are stored if its answer was not valid."""
+        report = getattr(self._session, "confidence", None)
+        if report is None:
+            return {}, None
+        try:
+            answer = report(frame)
+            out = {int(o): float(v) for o, v in dict(answer).items()}
+        except Exception as exc:
+            return {}, EngineError(
+                f"engine {self.engine_name!r} failed to report the confidence of frame {frame}: {exc!r}. "
+                "Its masks were kept (with no confidence); confidence(frame) must return {obj_id: float in [0, 1]}."
+            )
+        bad = {o: v for o, v in out.items() if np.isfinite(v) and not -1e-6 <= v <= 1 + 1e-6}
+        if bad:
+            return {o: v for o, v in out.items() if o not in bad}, EngineError(
+                f"engine {self.engine_name!r} reported confidence {bad} on frame {frame}, outside [0, 1]. "
+                "Its masks were kept; a confidence must lie in [0, 1] (NaN for none)."
+            )
+        return {o: min(1.0, max(0.0, v)) if np.isfinite(v) else np.nan for o, v in out.items()}, None
 
     def undo(self) -> Prompt | None:
         """Take back the last prompt; returns it (None if there was none).
@@ -265,8 +301,7 @@ class Segmenter:
             last = self.prompts.pop()
             entry = self._undo.pop(id(last), None)
             self._session.reset()
-            for frame, obj in dict.fromkeys((p.frame, p.obj_id) for p in self.prompts):
-                self._condition(frame, obj, self.prompts)
+            problems = [self._condition(frame, obj, self.prompts)[1] for frame, obj in dict.fromkeys((p.frame, p.obj_id) for p in self.prompts)]
             key = (last.frame, last.obj_id)
             still_prompted = any((p.frame, p.obj_id) == key for p in self.prompts)
             if not still_prompted:
@@ -280,20 +315,26 @@ class Segmenter:
             elif not still_prompted:  # no record (e.g. prompts put back by hand): forget the mask
                 self.masks.discard(last.frame, last.obj_id)
                 self._source.pop(key, None)
+                self._confidence.pop(key, None)
         self._emit("prompts")
         self._emit("masks", frames=[last.frame])
+        problem = next((p for p in problems if p is not None), None)
+        if problem is not None:  # the undo is done; the engine's confidence was not valid
+            raise problem
         return last
 
-    def _restore(self, frame: int, obj: int, was: tuple[dict, str | None] | None) -> None:
+    def _restore(self, frame: int, obj: int, was: tuple[dict, str | None, float | None] | None) -> None:
         if was is None or was[0] is None:
             self.masks.discard(frame, obj)
             self._source.pop((frame, obj), None)
+            self._confidence.pop((frame, obj), None)
         else:
             self.masks.set_rle(frame, obj, was[0])
-            if was[1] is None:
-                self._source.pop((frame, obj), None)
-            else:
-                self._source[(frame, obj)] = was[1]
+            for table, value in ((self._source, was[1]), (self._confidence, was[2])):
+                if value is None:
+                    table.pop((frame, obj), None)
+                else:
+                    table[(frame, obj)] = value
 
     def remove_object(self, obj_id: int) -> None:
         """Forget an object: its prompts and its masks on every frame."""
@@ -305,6 +346,7 @@ class Segmenter:
             self.masks.remove_object(obj_id)
             self.prompts = [p for p in self.prompts if p.obj_id != obj_id]
             self._source = {k: v for k, v in self._source.items() if k[1] != obj_id}
+            self._confidence = {k: v for k, v in self._confidence.items() if k[1] != obj_id}
             self._pending = {k: None for k in self._pending if k[1] != obj_id}
             self._undo = {k: v for k, v in self._undo.items() if v[0].obj_id != obj_id}
             had_label = self._labels.pop(obj_id, None) is not None
@@ -320,6 +362,7 @@ class Segmenter:
             self.prompts.clear()
             self.masks.clear()
             self._source.clear()
+            self._confidence.clear()
             self._engine_ms.clear()
             self._pending.clear()
             self._undo.clear()
@@ -608,11 +651,14 @@ class Segmenter:
                             if reverse and direction == "both":
                                 masks = {o: m for o, m in masks.items() if (frame, o) not in written}
                             written |= {(frame, o) for o in masks}
-                            self._store(frame, masks)
+                            confidence, problem = self._engine_confidence(frame)
+                            self._store(frame, masks, confidence=confidence)
                             done += 1
                             bar.update()
                             self._emit("masks", frames=[frame])
                             self._emit("progress", done=done, total=total)
+                            if problem is not None:  # after the frame's masks are kept and shown
+                                raise problem
                     finally:
                         generator.close()
             except KeyboardInterrupt:
@@ -708,15 +754,19 @@ class Segmenter:
         """True while a prompt or a propagation is being computed."""
         return self._busy
 
-    def _store(self, frame: int, masks: dict[int, np.ndarray], prompted: set[int] = frozenset()) -> None:
+    def _store(self, frame: int, masks: dict[int, np.ndarray], prompted: set[int] = frozenset(),
+               confidence: dict[int, float] | None = None) -> None:
+        """Keep an engine's masks of ``frame`` with their confidence ({obj: float}; NaN where absent)."""
+        confidence = confidence or {}
         for obj, mask in masks.items():
             if obj in prompted:
                 self._source[(frame, obj)] = "prompt"
             elif self._source.get((frame, obj)) == "prompt":
-                continue  # a prompted mask stays exactly as prompted
+                continue  # a prompted mask stays exactly as prompted, with its confidence
             else:
                 self._source[(frame, obj)] = "propagated"
             self.masks.set(frame, obj, mask)
+            self._confidence[(frame, obj)] = confidence.get(obj, np.nan)
 
     @contextmanager
     def _guard(self):
@@ -743,6 +793,9 @@ class Segmenter:
         iou_prev     float    IoU with the object's mask on frame - 1 (1.0 when both
                               are empty; NaN when frame - 1 has no mask for it)
         source       str      "prompt" or "propagated"
+        confidence   float    the engine's confidence in this mask, in [0, 1] (1: sure;
+                              low: look at this frame); NaN where the engine gives
+                              none (see :meth:`confidence`)
         engine_ms    float    engine time for that frame (all objects together)
         ===========  =======  ===================================================
 
@@ -775,11 +828,32 @@ class Segmenter:
                         "centroid": centroid,
                         "iou_prev": np.nan if prev is None else _rle_iou(rle, _bytes_rle(prev)),
                         "source": self._source.get((frame, obj), "propagated"),
+                        "confidence": self._confidence.get((frame, obj), np.nan),
                         "engine_ms": self._engine_ms.get(frame, np.nan),
                     }
                 )
-        columns = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
+        columns = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source",
+                   "confidence", "engine_ms"]
         return pd.DataFrame(rows, columns=columns)
+
+    def confidence(self, obj_id: int) -> np.ndarray:
+        """(T,) float64 confidence of ``obj_id``'s mask on every frame, in [0, 1]; NaN where
+        it has no mask or the engine gave no confidence.
+
+        Engines that can say how sure they are (the classic and learned engines, SAM 2;
+        :class:`~vseg_widgets.engines.base.ScoringSession`) report it with every mask, from
+        prompts and from propagation; :func:`vseg_widgets.metrics.review_order` ranks the
+        frames to check with it.
+
+        Raises:
+            UnknownObjectError: ``obj_id`` is not one of :attr:`obj_ids`.
+        """
+        if obj_id not in self.obj_ids:
+            raise UnknownObjectError(f"no object {obj_id!r}; known objects: {self.obj_ids}.")
+        out = np.full(len(self.video), np.nan)
+        for frame in self.masks.frames(obj_id):
+            out[frame] = self._confidence.get((frame, obj_id), np.nan)
+        return out
 
     def _frame_objects(self, frame: int) -> list[int]:
         return self.masks.objects(frame)  # not obj_ids: that scans every frame

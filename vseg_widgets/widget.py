@@ -64,7 +64,9 @@ export default { render({ el }) {
 """
 
 #: Traits the browser may change; every other synced trait is Python's to set.
-FRONTEND_TRAITS = frozenset({"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size"})
+FRONTEND_TRAITS = frozenset(
+    {"frame", "selected", "overlay", "opacity", "follow", "direction", "scope", "tool", "brush_size", "doubt_threshold"}
+)
 MAX_FRAMES_PER_REQUEST = 64
 MAX_MASKS_PER_REQUEST = 256
 MAX_STROKE_POINTS = 2048  # the player simplifies a stroke (to 0.5 px) and splits longer ones
@@ -103,8 +105,14 @@ class Player(anywidget.AnyWidget):
         tool: what a press on the frame does: "click" (points, and boxes by dragging),
             "brush" or "eraser" (paint onto / erase from the selected object's mask).
         brush_size: the brush and eraser radius in frame pixels.
+        doubt_threshold: a mask whose engine confidence is below this (0..1, default 0.5)
+            is doubtful: red on the timeline's confidence strip, and where the "next
+            doubtful" button and the n key (shift-n: previous) jump to.
         fps: playback rate, the video's own by default.
         objects, prompts, progress, timeline: mirrors of the Segmenter, set by Python only.
+            Each timeline lane holds the object's frames with a mask, its per-frame score
+            (IoU with the previous frame, or J with ground truth) and its per-frame
+            ``confidence`` (the engine's, :meth:`Segmenter.confidence`; None where none).
         cache_mb, prefetch: the browser's decoded-frame budget and read-ahead while playing.
         autosave_path, autosave_s: save the session there every so many seconds ("" is off;
             Python only, see :meth:`autosave`); autosaved: time of the last autosave.
@@ -140,12 +148,13 @@ class Player(anywidget.AnyWidget):
     scope = t.Enum(("next_prompt", "video"), default_value="next_prompt").tag(sync=True)
     tool = t.Enum(("click", "brush", "eraser"), default_value="click").tag(sync=True)
     brush_size = t.Float(12.0).tag(sync=True)
+    doubt_threshold = t.Float(0.5).tag(sync=True)
 
     # durable state owned by Python
     objects = t.List(t.Dict()).tag(sync=True)  # [{"id": 1, "color": "#1f77b4", "visible": True, "label": "person" | None}]
     prompts = t.List(t.Dict()).tag(sync=True)  # [{"frame", "obj_id", "kind", "points", "labels", "box"}]
     progress = t.Dict().tag(sync=True)  # {"running", "done", "total", "cancelled"}
-    timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [...]}
+    timeline = t.Dict().tag(sync=True)  # {"kind": "iou_prev" | "J" | None, "lanes": [{obj_id, present, scores, confidence}]}
     cache_mb = t.Int(256).tag(sync=True)  # the browser's budget for decoded frames
     prefetch = t.Int(24).tag(sync=True)  # frames requested ahead while playing
     cuts = t.List(t.Int()).tag(sync=True)  # shot boundaries drawn on the timeline (see show_shots)
@@ -297,6 +306,13 @@ class Player(anywidget.AnyWidget):
         value = proposal["value"]
         if not 0.0 <= value <= 1.0:
             raise t.TraitError(f"opacity must be in [0, 1], got {value}.")
+        return value
+
+    @t.validate("doubt_threshold")
+    def _valid_doubt_threshold(self, proposal):
+        value = proposal["value"]
+        if not 0.0 <= value <= 1.0:  # NaN fails this too
+            raise t.TraitError(f"doubt_threshold must be a confidence in [0, 1], got {value}.")
         return value
 
     def set_state(self, sync_data):
@@ -628,20 +644,25 @@ class Player(anywidget.AnyWidget):
             self.selected = ids[0]
 
     def _update_timeline(self) -> None:
-        """Per object: frames with a mask (as [start, stop) ranges) and a per-frame score."""
+        """Per object: frames with a mask (as [start, stop) ranges), a per-frame score and the engine's confidence."""
         self._timeline_at = time.monotonic()
         from .metrics import timeline_scores  # pandas-heavy: imported on first use
 
         store, gt = self.seg.masks, self.seg.ground_truth
         scores, kind = timeline_scores(store, gt), ("J" if gt is not None else "iou_prev")
         lanes = []
+        known = set(self.seg.obj_ids)
         for obj in [o["id"] for o in self.objects]:
             score = scores.get(obj)
+            confidence = self.seg.confidence(obj) if obj in known else None
+            if confidence is not None and not np.isfinite(confidence).any():
+                confidence = None  # an engine without confidence: no strip
             lanes.append(
                 {
                     "obj_id": obj,
                     "present": _ranges(store.frames(obj)),
-                    "scores": None if score is None else [None if not math.isfinite(s) else round(float(s), 3) for s in score],
+                    "scores": _rounded(score),
+                    "confidence": _rounded(confidence),
                 }
             )
         self.timeline = {"kind": kind, "lanes": lanes}
@@ -678,6 +699,11 @@ def _number(msg, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise MessageError(f"{key} must be a finite number, got {value!r:.20}.")
     return float(value)
+
+
+def _rounded(values) -> list | None:
+    """(T,) floats -> a JSON list rounded to 3 decimals, None for NaN; None for None."""
+    return None if values is None else [None if not math.isfinite(v) else round(float(v), 3) for v in values]
 
 
 def _prompt_json(p) -> dict:

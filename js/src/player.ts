@@ -9,7 +9,7 @@ import { addPoint, resizeRadius, strokeMessages, type Tool } from "./brush";
 import { LruCache, framesToFetch } from "./cache";
 import { decodeRuns, fillRuns, labelRuns, paintContours, rgba32, runsTotal } from "./codec";
 import { boxFromCorners, clampToFrame, clientToFrame, frameScale, type Point } from "./coords";
-import { frameAtX, layoutTimeline, timelineHeight, type TimelineData } from "./timeline";
+import { frameAtX, hasConfidence, layoutTimeline, nextDoubtful, timelineHeight, type TimelineData } from "./timeline";
 
 // The subset of the anywidget model API used here.
 export interface Model {
@@ -48,13 +48,14 @@ export interface Debug {
   maskBytes: number[]; // mask bytes of each masks message (one frame, all its objects)
   maskFrames: number[]; // the frame of each masks message with at least one mask
   strokes: number; // stroke messages sent
+  doubtJumps: (number | null)[]; // where each "next doubtful frame" went (null: nowhere to go)
   errors: string[];
 }
 
 const SYNC_INTERVAL_MS = 200; // frame trait updates while playing or scrubbing
 const MAX_REQUEST = 16; // frames per request message
 const HINTS: Record<Tool, string> = {
-  click: "Click: positive point · shift/right-click: negative · drag: box · b/e: brush/eraser · space: play · p: propagate",
+  click: "Click: positive point · shift/right-click: negative · drag: box · b/e: brush/eraser · space: play · p: propagate · n: next doubtful frame",
   brush: "Brush: paint onto the selected object · [ ]: size · e: eraser · v: back to clicks · ctrl-z: undo",
   eraser: "Eraser: erase from the selected object · [ ]: size · b: brush · v: back to clicks · ctrl-z: undo",
 };
@@ -86,7 +87,8 @@ function bytesOf(buf: ArrayBuffer | DataView<ArrayBuffer> | Bytes): Bytes {
 export class PlayerView {
   readonly root: HTMLDivElement;
   readonly debug: Debug = {
-    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], maskFrames: [], strokes: 0, errors: [],
+    draws: 0, overlayPixels: 0, drawMs: [], playTimes: [], clickLatencies: [], frameBytes: [], maskBytes: [], maskFrames: [], strokes: 0,
+    doubtJumps: [], errors: [],
   };
   private W: number;
   private H: number;
@@ -116,6 +118,7 @@ export class PlayerView {
   private stroke: { frame: number; tool: "brush" | "eraser"; radius: number; points: Point[]; sent: boolean } | null = null;
   private hover: Point | null = null; // the pointer over the frame, for the brush outline
   private error: { text: string; until: number } | null = null;
+  private note: { text: string; until: number } | null = null; // what the last jump found, for a while
   private ui: Record<string, HTMLElement> = {};
   private timeline: HTMLCanvasElement;
   private timelineBase: HTMLCanvasElement | null = null;
@@ -179,6 +182,10 @@ export class PlayerView {
       title: "brush size: radius in frame pixels ([ and ])", "aria-label": "brush size",
     });
     ui.brushValue = h("span", { class: "vseg-label vseg-brush-value", "data-testid": "vseg-brush-value" });
+    ui.doubt = h("input", {
+      class: "vseg-doubt", "data-testid": "vseg-doubt-threshold", type: "number", min: "0", max: "1", step: "0.05",
+      title: "a mask whose confidence is below this is doubtful (red on the timeline)", "aria-label": "doubt threshold",
+    });
     ui.progress = h("progress", { class: "vseg-progress", "data-testid": "vseg-progress", max: "1", value: "0" });
     ui.status = h("div", { class: "vseg-status", "data-testid": "vseg-status", role: "status", "aria-live": "polite" });
 
@@ -191,6 +198,8 @@ export class PlayerView {
         button("vseg-play", "▶", "play / pause (space)"),
         button("vseg-step-back", "◀❙", "previous frame (←, shift: 10)"),
         button("vseg-step-fwd", "❙▶", "next frame (→, shift: 10)"),
+        button("vseg-next-doubt", "⚑ doubtful", "jump to the next frame whose confidence is below the threshold (n; shift-n: previous)"),
+        h("label", { class: "vseg-label", title: "a mask whose confidence is below this is doubtful" }, ["< ", ui.doubt]),
         ui.slider,
         ui.frame,
       ]),
@@ -227,6 +236,12 @@ export class PlayerView {
     ui["vseg-undo"].addEventListener("click", () => this.send({ type: "undo" }));
     ui["vseg-propagate"].addEventListener("click", () => this.propagate());
     ui["vseg-cancel"].addEventListener("click", () => this.send({ type: "cancel" }));
+    ui["vseg-next-doubt"].addEventListener("click", () => this.jumpDoubtful(1));
+    ui.doubt.addEventListener("change", () => {
+      const v = Number((ui.doubt as HTMLInputElement).value);
+      if (Number.isFinite(v)) this.setTrait("doubt_threshold", Math.min(1, Math.max(0, v)));
+      this.renderSettings();
+    });
     ui.slider.addEventListener("input", () => {
       this.pause();
       this.show(Number((ui.slider as HTMLInputElement).value));
@@ -323,6 +338,7 @@ export class PlayerView {
     (this.ui.direction as HTMLSelectElement).value = this.model.get("direction");
     (this.ui.follow as HTMLInputElement).checked = this.model.get("follow");
     (this.ui.scope as HTMLSelectElement).value = this.model.get("scope") ?? "next_prompt";
+    (this.ui.doubt as HTMLInputElement).value = `${this.threshold()}`;
     const tool = this.tool();
     for (const t of ["click", "brush", "eraser"] as Tool[]) {
       const b = this.ui[`vseg-tool-${t}`];
@@ -335,6 +351,40 @@ export class PlayerView {
     const painting = tool !== "click";
     this.ui.brushSize.style.display = this.ui.brushValue.style.display = painting ? "" : "none";
     this.canvas.dataset.tool = tool;
+  }
+
+  private threshold(): number {
+    const t = Number(this.model.get("doubt_threshold"));
+    return Number.isFinite(t) ? t : 0.5;
+  }
+
+  /** Show the first frame of the next (1) or previous (-1) run of frames where a visible
+   *  object's confidence is below the threshold, and say in the status line what it is. */
+  jumpDoubtful(direction: 1 | -1): void {
+    const data: TimelineData = this.model.get("timeline") ?? { kind: null, lanes: [] };
+    const objects: ObjectInfo[] = this.model.get("objects") ?? [];
+    const hidden = new Set(objects.filter((o) => !o.visible).map((o) => o.id));
+    const threshold = this.threshold();
+    const target = nextDoubtful(data, this.cur, threshold, this.n, direction, hidden);
+    this.debug.doubtJumps.push(target);
+    let text: string;
+    if (target === null) {
+      text = hasConfidence(data)
+        ? `No frame has a confidence below ${threshold}.`
+        : "The engine gives no confidence for these masks: nothing to jump to.";
+    } else {
+      this.pause();
+      this.show(target);
+      const worst = data.lanes
+        .filter((l) => !hidden.has(l.obj_id) && typeof l.confidence?.[target] === "number")
+        .map((l) => ({ obj: l.obj_id, c: l.confidence![target] as number }))
+        .sort((a, b) => a.c - b.c)[0];
+      text = `Frame ${target}: object ${worst.obj} has confidence ${worst.c.toFixed(2)} (below ${threshold}) · n: next, shift-n: previous`;
+    }
+    this.error = null;
+    this.note = { text, until: performance.now() + 8000 };
+    this.renderStatus();
+    setTimeout(() => this.renderStatus(), 8050);
   }
 
   private tool(): Tool {
@@ -374,6 +424,9 @@ export class PlayerView {
     if (this.error && performance.now() < this.error.until) {
       text = this.error.text;
       kind = "error";
+    } else if (this.note && performance.now() < this.note.until) {
+      text = this.note.text;
+      kind = "note";
     } else if (this.model.get("working")) {
       text = String(this.model.get("working"));
       kind = "busy";
@@ -411,6 +464,10 @@ export class PlayerView {
     });
     this.on("change:timeline", () => this.drawTimeline(true));
     this.on("change:cuts", () => this.drawTimeline(true));
+    this.on("change:doubt_threshold", () => {
+      this.renderSettings();
+      this.drawTimeline(true);
+    });
     for (const name of ["overlay", "opacity", "direction", "follow", "scope", "tool", "brush_size"]) {
       this.on(`change:${name}`, () => {
         this.renderSettings();
@@ -740,7 +797,7 @@ export class PlayerView {
     const data: TimelineData = this.model.get("timeline") ?? { kind: null, lanes: [] };
     const dpr = window.devicePixelRatio || 1;
     const cssW = canvas.clientWidth || this.root.clientWidth || 600;
-    const cssH = timelineHeight(data.lanes.length);
+    const cssH = timelineHeight(data.lanes.length, hasConfidence(data));
     const W = Math.round(cssW * dpr);
     const H = Math.round(cssH * dpr);
     if (canvas.width !== W || canvas.height !== H || !this.timelineBase || rebuild) {
@@ -756,7 +813,7 @@ export class PlayerView {
       const hidden = new Set((this.model.get("objects") as ObjectInfo[]).filter((o) => !o.visible).map((o) => o.id));
       const colors = this.colorMap();
       const cuts: number[] = this.model.get("cuts") ?? [];
-      const rects = layoutTimeline(data, this.model.get("prompts"), (o) => colors.get(o) ?? "#888", hidden, cssW, this.n, cuts);
+      const rects = layoutTimeline(data, this.model.get("prompts"), (o) => colors.get(o) ?? "#888", hidden, cssW, this.n, cuts, this.threshold());
       for (const r of rects) {
         bctx.globalAlpha = r.alpha;
         bctx.fillStyle = r.color;
@@ -764,9 +821,10 @@ export class PlayerView {
       }
       bctx.globalAlpha = 1;
       this.timelineBase = base;
-      canvas.title = data.kind === "J"
+      canvas.title = (data.kind === "J"
         ? "per object: frames with a mask; bar height = J against ground truth; red tick = low"
-        : "per object: frames with a mask; bar height = IoU with the previous frame; red tick = sudden change";
+        : "per object: frames with a mask; bar height = IoU with the previous frame; red tick = sudden change")
+        + (hasConfidence(data) ? `; strip below = the engine's confidence, red below ${this.threshold()} (n jumps there)` : "");
     }
     const ctx = canvas.getContext("2d")!;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -910,6 +968,12 @@ export class PlayerView {
       case "p":
       case "P":
         this.propagate();
+        return true;
+      case "n":
+        this.jumpDoubtful(1);
+        return true;
+      case "N":
+        this.jumpDoubtful(-1);
         return true;
       case "b":
       case "B":

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DROP_THRESHOLD, LANE_GAP, LANE_HEIGHT, frameAtX, frameSpan, isPresent, laneAtY, layoutTimeline, timelineHeight } from "../src/timeline";
+import {
+  CONF_GAP, CONF_HEIGHT, DOUBT_COLOR, DROP_THRESHOLD, LANE_GAP, LANE_HEIGHT, doubtfulFrames, frameAtX, frameSpan, hasConfidence, isPresent,
+  lanePitch, laneAtY, layoutTimeline, nextDoubtful, timelineHeight,
+} from "../src/timeline";
 import { LruCache, framesToFetch } from "../src/cache";
 
 describe("timeline geometry", () => {
@@ -139,5 +142,67 @@ describe("frame cache", () => {
     expect(framesToFetch(10, 6, 14, have, 16)).toEqual([10, 13]);
     expect(framesToFetch(0, 100, 50, () => false, 16)).toHaveLength(16);
     expect(framesToFetch(48, 10, 50, () => false, 16)).toEqual([48, 49]);
+  });
+});
+
+describe("confidence strip and the next doubtful frame", () => {
+  const conf = {
+    kind: "iou_prev",
+    lanes: [
+      { obj_id: 1, present: [[0, 10]] as [number, number][], scores: null, confidence: [1, 0.9, 0.2, 0.3, 0.9, 0.9, 0.1, 0.95, null, 0.9] },
+      { obj_id: 2, present: [[0, 10]] as [number, number][], scores: null, confidence: [1, 1, 1, 1, 1, 1, 1, 1, 0.4, 1] },
+    ],
+  };
+  const color = () => "#1f77b4";
+
+  it("adds a strip under every lane when confidence is known, and not otherwise", () => {
+    expect(hasConfidence(conf)).toBe(true);
+    expect(hasConfidence({ kind: null, lanes: [{ obj_id: 1, present: [], scores: null }] })).toBe(false);
+    expect(lanePitch(true)).toBe(LANE_HEIGHT + LANE_GAP + CONF_GAP + CONF_HEIGHT);
+    expect(timelineHeight(2, true)).toBe(2 * lanePitch(true) + LANE_GAP);
+    expect(timelineHeight(2)).toBe(2 * (LANE_HEIGHT + LANE_GAP) + LANE_GAP); // unchanged without
+    expect(laneAtY(LANE_GAP + lanePitch(true) + LANE_HEIGHT + 2, 2, true)).toBe(1); // on lane 2's strip
+    expect(laneAtY(LANE_GAP + lanePitch(true) - 1, 2, true)).toBeNull(); // the gap after lane 1's strip
+  });
+
+  it("draws each frame's confidence, red below the threshold, nothing where unknown", () => {
+    const rects = layoutTimeline(conf, [], color, new Set(), 100, 10, [], 0.5);
+    const strip1 = LANE_GAP + LANE_HEIGHT + CONF_GAP;
+    const lane1 = rects.filter((r) => (r.kind === "confidence" || r.kind === "doubt") && r.y >= strip1 && r.y < strip1 + CONF_HEIGHT);
+    expect(lane1.filter((r) => r.kind === "doubt").map((r) => r.x)).toEqual([20, 30, 60]);
+    expect(lane1.map((r) => r.x)).not.toContain(80); // frame 8 has no confidence
+    const sure = lane1.filter((r) => r.kind === "confidence");
+    expect(sure.find((r) => r.x === 0)!.h).toBe(CONF_HEIGHT);
+    expect(sure.find((r) => r.x === 10)!.h).toBeCloseTo(0.9 * CONF_HEIGHT);
+    const doubts = lane1.filter((r) => r.kind === "doubt");
+    expect(doubts.every((r) => r.color === DOUBT_COLOR && r.h === CONF_HEIGHT)).toBe(true);
+    expect(doubts[2].alpha).toBeGreaterThan(doubts[1].alpha); // 0.1 is more doubtful than 0.3
+    // a lower threshold: 0.3 is no longer doubtful
+    const strict = layoutTimeline(conf, [], color, new Set(), 100, 10, [], 0.25).filter((r) => r.kind === "doubt");
+    expect(strict.map((r) => r.x)).toEqual([20, 60]);
+  });
+
+  it("marks a frame doubtful when any visible object is below the threshold", () => {
+    expect(doubtfulFrames(conf, 0.5, 10).map(Number)).toEqual([0, 0, 1, 1, 0, 0, 1, 0, 1, 0]);
+    expect(doubtfulFrames(conf, 0.5, 10, new Set([2])).map(Number)).toEqual([0, 0, 1, 1, 0, 0, 1, 0, 0, 0]);
+  });
+
+  it("jumps to the start of the next run of doubtful frames, wrapping around", () => {
+    expect(nextDoubtful(conf, 0, 0.5, 10)).toBe(2);
+    expect(nextDoubtful(conf, 2, 0.5, 10)).toBe(6); // inside a run: on to the next one
+    expect(nextDoubtful(conf, 3, 0.5, 10)).toBe(6);
+    expect(nextDoubtful(conf, 6, 0.5, 10)).toBe(8);
+    expect(nextDoubtful(conf, 8, 0.5, 10)).toBe(2); // wraps
+    expect(nextDoubtful(conf, 0, 0.5, 10, 1, new Set([2]))).toBe(2);
+    expect(nextDoubtful(conf, 6, 0.5, 10, 1, new Set([2]))).toBe(2); // object 2 hidden: frame 8 is fine
+    expect(nextDoubtful(conf, 0, 0.05, 10)).toBeNull(); // nothing that doubtful
+    expect(nextDoubtful({ kind: null, lanes: [] }, 0, 0.5, 10)).toBeNull();
+  });
+
+  it("jumps backwards with direction -1", () => {
+    expect(nextDoubtful(conf, 9, 0.5, 10, -1)).toBe(8);
+    expect(nextDoubtful(conf, 7, 0.5, 10, -1)).toBe(6);
+    expect(nextDoubtful(conf, 3, 0.5, 10, -1)).toBe(8); // inside the first run: wraps to the last
+    expect(nextDoubtful(conf, 6, 0.5, 10, -1)).toBe(2);
   });
 });

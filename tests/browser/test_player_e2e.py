@@ -57,7 +57,8 @@ def test_player_end_to_end(lab, lab_root, page):
     assert tl["height"] > 10 and all(px[3] > 0 for px in lane), lane
 
     # -- the timeline seeks where it is clicked
-    page.mouse.click(tl["x"] + tl["width"] * (12.5 / T), tl["y"] + tl["height"] / 2)
+    # (a locator click: running the probe cell may have scrolled the timeline under Lab's toolbar)
+    page.locator("[data-testid=vseg-timeline]").click(position={"x": tl["width"] * (12.5 / T), "y": tl["height"] / 2})
     expect(page.locator("[data-testid=vseg-frame]")).to_have_attribute("data-frame", "12")
 
     # -- play: frames advance at the video's rate until the last one; Python follows

@@ -78,6 +78,22 @@ class PreparingSession(Protocol):
         ...
 
 
+class ScoringSession(Protocol):
+    """Optional extension of :class:`EngineSession`, for engines that can say how sure they
+    are of their masks. The Segmenter calls ``confidence(frame)`` right after ``add_prompt``
+    returned that frame's masks and right after ``propagate`` yielded them, and keeps the
+    values beside the masks (``seg.to_dataframe()["confidence"]``, the player's confidence
+    lane, :func:`vseg_widgets.metrics.review_order`). Engines without it keep working: their
+    confidence is NaN. An object missing from the answer, or given NaN, has none there.
+    """
+
+    def confidence(self, frame: int) -> dict[int, float]:
+        """{obj_id: confidence in [0, 1]} of the masks just returned for ``frame``: an
+        estimate of how likely each mask is right (1: sure; low: check this frame). For an
+        empty mask, how sure the engine is that the object is not visible."""
+        ...
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Opens sessions; holds whatever is shared between videos (a model, settings)."""

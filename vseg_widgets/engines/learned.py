@@ -94,23 +94,34 @@ class LearnedSession:
         if points is None and box is None:
             self._answers.pop(key, None)
             return self.tracker.add_prompt(frame, obj_id, mask=mask)
-        result = self._answer(frame, obj_id, points, labels, box, mask)
-        return self.tracker.add_prompt(frame, obj_id, mask=result)
+        result, iou = self._answer(frame, obj_id, points, labels, box, mask)
+        masks = self.tracker.add_prompt(frame, obj_id, mask=result)
+        # The decoder's own estimate of the answer's IoU is its confidence, and the ceiling
+        # of the confidence of every mask propagated from it.
+        self.tracker.set_prompt_confidence(frame, obj_id, iou)
+        return masks
 
-    def _answer(self, frame, obj_id, points, labels, box, mask) -> np.ndarray:
-        """The prompt model's (H, W) bool mask for all of (frame, obj_id)'s prompts."""
+    def confidence(self, frame: int) -> dict[int, float]:
+        """{obj_id: confidence} of the masks last returned for ``frame``: on a clicked frame
+        the prompt model's predicted IoU, elsewhere the tracker's (:mod:`.classic.confidence`),
+        never above the predicted IoU of the prompt it was carried from."""
+        return self.tracker.confidence(frame)
+
+    def _answer(self, frame, obj_id, points, labels, box, mask) -> tuple[np.ndarray, float]:
+        """The prompt model's (H, W) bool mask for all of (frame, obj_id)'s prompts, and its
+        predicted IoU (clipped to [0, 1]; NaN if the model gave none)."""
         size = (self.video.height, self.video.width)
         embedding = self.embeddings.get(frame)
         logits = self._feedback(frame, obj_id, points, labels, box, mask)
         with self._model_errors(f"on frame {frame}", "Nothing was changed; check the model (or your predictor) and try again."):
             if logits is None and box is None and points is not None and len(points) == 1 and labels[0] == 1:
-                masks, low = self._first_click(embedding, size, points, labels)
+                masks, low, iou = self._first_click(embedding, size, points, labels)
             else:
                 pred = self.model.predict(embedding, size, points=points, labels=labels, box=box, logits=logits)
                 k = pred.best
-                masks, low = pred.masks[k], None if pred.logits is None else pred.logits[k]
+                masks, low, iou = pred.masks[k], None if pred.logits is None else pred.logits[k], _predicted_iou(pred, k)
         self._answers[(frame, obj_id)] = (_copy(points), _copy(labels), _copy(box), low)
-        return np.asarray(masks, bool)
+        return np.asarray(masks, bool), iou
 
     def _feedback(self, frame, obj_id, points, labels, box, mask) -> np.ndarray | None:
         """Logits to condition the decoder on: the last answer's, when these prompts extend
@@ -126,11 +137,11 @@ class LearnedSession:
         return None if mask is None or not mask.any() else to_logits(mask)
 
     def _first_click(self, embedding, size, points, labels):
-        """(mask, low-res logits) for one positive click: the whole object among the
-        decoder's candidates (:func:`whole_object`)."""
+        """(mask, low-res logits, predicted IoU) for one positive click: the whole object
+        among the decoder's candidates (:func:`whole_object`)."""
         pred = self.model.predict(embedding, size, points=points, labels=labels, multimask=True)
         k = whole_object(pred)
-        return pred.masks[k], None if pred.logits is None else pred.logits[k]
+        return pred.masks[k], None if pred.logits is None else pred.logits[k], _predicted_iou(pred, k)
 
     def _embed(self, frame: int):
         with self._model_errors(f"to embed frame {frame}", "Check the model (or your predictor's set_image)."):
@@ -194,7 +205,7 @@ class LearnedSession:
             for other, m in masks.items():
                 if other != obj:
                     answer &= ~m
-            agreement.append(_iou(answer, mask))
+            agreement.append(_overlap(answer, mask))
             if agreement[-1] >= REANCHOR_AGREEMENT:
                 refined[obj] = answer
         return refined, agreement
@@ -234,6 +245,7 @@ def next_gap(gap: int, agreement: list[float]) -> int:
         return max(gap // 2, fewest)
     return gap
 
+
 CONFIDENT_SHARE = 0.9  # candidates scored within 10% of the best count as confident
 BACKGROUND_SHARE = 0.5  # a candidate covering half the frame or more is the background
 
@@ -258,9 +270,20 @@ def whole_object(pred) -> int:
     return max(confident, key=lambda k: areas[k]) if confident else pred.best
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two (H, W) bool masks (1 when both are empty)."""
     union = np.count_nonzero(a | b)
     return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def _predicted_iou(pred, k: int) -> float:
+    """Candidate ``k``'s predicted IoU, clipped to [0, 1] (SAM's head can overshoot); NaN
+    when the model gave no usable score."""
+    try:
+        value = float(np.asarray(pred.scores, np.float64).reshape(-1)[k])
+    except (TypeError, ValueError, IndexError):
+        return float("nan")
+    return min(1.0, max(0.0, value)) if np.isfinite(value) else float("nan")
 
 
 def _copy(a):

@@ -19,6 +19,9 @@ Every engine call maps onto one official predictor call; nothing of SAM 2 is re-
                                           max_frame_num_to_track)
     remove_object(obj_id)                 remove_object
     reset()                               reset_state
+    confidence(frame)                     the frame's stored per-object outputs
+                                          (``object_score_logits``) and the mask decoder's
+                                          predicted IoU (see :class:`SAM2Session`)
     ====================================  ====================================================
 
 Masks are the predictor's logits at the video's resolution thresholded at 0, as the official
@@ -292,6 +295,17 @@ class SAM2:
 class SAM2Session:
     """An official SAM 2 inference state on one video (see :mod:`vseg_widgets.engines.base`).
 
+    Confidence (the optional :class:`~vseg_widgets.engines.base.ScoringSession`): SAM 2
+    says, for every object on every frame it computes, whether the object is there (its
+    occlusion head: ``object_score_logits``, kept in the state's per-object outputs) and
+    how good its mask is (the mask decoder's predicted IoU of the candidate it keeps).
+    With p = sigmoid(object score), a visible object's confidence is p x predicted IoU, and
+    an object SAM 2 finds absent (an empty mask) gets 1 - p: how sure it is that the object
+    is hidden. The predicted IoU is read off the decoder's own output by a forward hook on
+    ``predictor.sam_mask_decoder`` while a prompt or a propagation step runs; a mask prompt
+    counts as IoU 1 (SAM 2 takes it as the output, as its own code does), and where the
+    decoder calls cannot be matched to objects (another sam2 version) p alone is used.
+
     Attributes:
         state: the ``inference_state`` dict of ``SAM2VideoPredictor.init_state``; its
             ``images`` is a :class:`VideoFrames`.
@@ -306,6 +320,8 @@ class SAM2Session:
         # propagated frames). SAM 2 computes every object on every frame it visits; the
         # protocol shows an object only once tracking has reached a frame where it is known.
         self._seen: dict[int, set[int]] = {}
+        self._confidence: dict[int, dict[int, float]] = {}  # frame -> obj -> confidence of the last output
+        self._ious = DecoderIoU(self.predictor)
 
     # -- prompts ----------------------------------------------------------------------
     def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
@@ -322,9 +338,10 @@ class SAM2Session:
         if points is not None and labels is None:
             labels = np.ones(len(points), np.int32)
         p, state = self.predictor, self.state
-        with self.engine.context():
+        with self.engine.context(), self._ious.collect() as calls:
             if mask is not None:
                 _, ids, logits = p.add_new_mask(state, frame, obj_id, np.asarray(mask, bool))
+                del calls[:]  # a mask prompt is taken as the output: its decoder pass only makes a pointer
             if points is not None or box is not None:
                 _, ids, logits = p.add_new_points_or_box(
                     state,
@@ -337,19 +354,45 @@ class SAM2Session:
                 )
         self._seen.setdefault(obj_id, set()).add(frame)
         masks = _binarise(ids, logits)
-        return {o: m for o, m in masks.items() if o == obj_id or frame in self._seen.get(o, ())}
+        out = {o: m for o, m in masks.items() if o == obj_id or frame in self._seen.get(o, ())}
+        iou = calls[-1] if calls else (1.0 if points is None and box is None else None)
+        known = self._confidence.setdefault(frame, {})
+        known[obj_id] = _combine(self._object_score(obj_id, frame), iou, out[obj_id].any())
+        return out
+
+    def confidence(self, frame: int) -> dict[int, float]:
+        """{obj_id: confidence in [0, 1]} of the masks last returned for ``frame`` (see the class doc)."""
+        return dict(self._confidence.get(frame, {}))
+
+    def _object_score(self, obj_id: int, frame: int) -> float | None:
+        """P(object visible) = sigmoid of SAM 2's ``object_score_logits`` for (obj, frame),
+        from the state's per-object outputs (the prompt's pending ones first); None if absent."""
+        idx = self.state.get("obj_id_to_idx", {}).get(obj_id)
+        if idx is None:
+            return None
+        for store in ("temp_output_dict_per_obj", "output_dict_per_obj"):
+            outputs = self.state.get(store, {}).get(idx, {})
+            for key in ("cond_frame_outputs", "non_cond_frame_outputs"):
+                out = outputs.get(key, {}).get(frame)
+                score = None if out is None else out.get("object_score_logits")
+                if score is not None:
+                    return float(torch.sigmoid(score.detach().float().reshape(-1)[0]))
+        return None
 
     def remove_object(self, obj_id: int) -> None:
         """Forget ``obj_id`` (sam2's ``remove_object``; the last object resets the state)."""
         with self.engine.context():
             self.predictor.remove_object(self.state, obj_id, strict=False, need_output=False)
         self._seen.pop(obj_id, None)
+        for per_frame in self._confidence.values():
+            per_frame.pop(obj_id, None)
 
     def reset(self) -> None:
         """Forget every prompt and all tracked state (sam2's ``reset_state``)."""
         with self.engine.context():
             self.predictor.reset_state(self.state)
         self._seen.clear()
+        self._confidence.clear()
 
     # -- propagation ------------------------------------------------------------------
     def propagate(
@@ -369,7 +412,7 @@ class SAM2Session:
         active: set[int] = set()
         try:
             while True:
-                with self.engine.context():
+                with self.engine.context(), self._ious.collect() as calls:
                     try:
                         frame, ids, logits = next(generator)
                     except StopIteration:
@@ -379,9 +422,78 @@ class SAM2Session:
                 out = {o: m for o, m in masks.items() if o in active}
                 for o in out:
                     self._seen.setdefault(o, set()).add(frame)
+                self._confidence[frame] = self._step_confidence(frame, [int(o) for o in ids], out, calls)
                 yield frame, out
         finally:
             generator.close()
+
+
+    def _step_confidence(self, frame: int, ids: list[int], out: dict[int, np.ndarray], calls: list[float]) -> dict[int, float]:
+        """{obj: confidence} of one propagation step's output ``out``.
+
+        SAM 2 runs the decoder once per object that is not conditioned on this frame, in
+        the order of ``ids`` (its object indices), and last in the step (a first step may be
+        preceded by calls that prepare the memory): the last such ``calls`` are theirs. A
+        conditioned object keeps the confidence its prompt got. Any other count of calls
+        leaves the IoU unknown.
+        """
+        outputs = self.state.get("output_dict_per_obj", {})
+        idx = self.state.get("obj_id_to_idx", {})
+        tracked = [o for o in ids if frame not in outputs.get(idx.get(o), {}).get("cond_frame_outputs", {})]
+        ious = dict(zip(tracked, calls[-len(tracked):])) if tracked and len(calls) >= len(tracked) else {}
+        earlier = self._confidence.get(frame, {})
+        result = {}
+        for o, mask in out.items():
+            if o not in tracked and o in earlier:
+                result[o] = earlier[o]  # a prompted frame: as its prompt left it
+            else:
+                result[o] = _combine(self._object_score(o, frame), ious.get(o), bool(mask.any()))
+        return result
+
+
+class DecoderIoU:
+    """The predicted IoU of the mask SAM 2 keeps, read off each call of its mask decoder.
+
+    ``predictor.sam_mask_decoder`` returns (masks, iou_pred, tokens, object_score_logits)
+    with iou_pred (B, M) for the M candidates it hands back; SAM 2 keeps the candidate of
+    highest predicted IoU (or the only one), so the kept mask's is the row maximum.
+    """
+
+    def __init__(self, predictor):
+        decoder = getattr(predictor, "sam_mask_decoder", None)
+        self.decoder = decoder if callable(getattr(decoder, "register_forward_hook", None)) else None
+
+    @contextlib.contextmanager
+    def collect(self):
+        """While inside: a list that gets one float per decoder call (per batch row)."""
+        calls: list[float] = []
+        if self.decoder is None:
+            yield calls
+            return
+
+        def hook(module, args, output):
+            try:
+                iou = output[1].detach().float()
+                calls.extend(iou.reshape(iou.shape[0], -1).max(dim=-1).values.cpu().tolist())
+            except (TypeError, IndexError, AttributeError, RuntimeError):
+                pass  # not the decoder output this adapter knows: no IoU
+
+        handle = self.decoder.register_forward_hook(hook)
+        try:
+            yield calls
+        finally:
+            handle.remove()
+
+
+def _combine(visible: float | None, iou: float | None, has_mask: bool) -> float:
+    """Confidence from P(object visible) and the kept mask's predicted IoU (either may be
+    None): p x IoU for a non-empty mask, 1 - p for an empty one; NaN with neither."""
+    iou = None if iou is None or not np.isfinite(iou) else min(1.0, max(0.0, float(iou)))
+    if not has_mask:
+        return float("nan") if visible is None else 1.0 - visible
+    if visible is None:
+        return float("nan") if iou is None else iou
+    return visible if iou is None else visible * iou
 
 
 # -- helpers -----------------------------------------------------------------------------

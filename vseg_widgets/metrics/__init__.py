@@ -12,7 +12,9 @@ On mask stores (and Segmenters):
   previous frame (without), for the player's timeline;
 - :func:`consistency`, :func:`flicker_events`: temporal consistency without ground truth;
   :func:`identity_switches` with it;
-- :func:`latency`: the engine time per frame a Segmenter recorded.
+- :func:`latency`: the engine time per frame a Segmenter recorded;
+- :func:`review_order`: the frames of a Segmenter ranked for a person to check, from the
+  engine's confidence and the consistency signals.
 
 Interactive segmentation (the simulated user of click benchmarks):
 
@@ -41,6 +43,9 @@ flow_iou       float  IoU with the previous mask warped by optical flow (consist
 flicker        bool   frame is inside a flicker event (consistency)
 <M>_mean, <M>_recall, <M>_decay   DAVIS statistics of measure M in {J, F}; JF_mean
 engine_ms      float  engine time of a frame (Segmenter.to_dataframe)
+confidence     float  the engine's confidence in a mask, [0, 1]; NaN where it gives none
+                      (Segmenter.to_dataframe, review_order)
+sureness       float  confidence and consistency folded into one number, [0, 1] (review_order)
 =============  =====  =========================================================================
 
 NaN means "undefined here" (no mask on that frame, no previous frame, no ground truth),
@@ -52,6 +57,7 @@ from __future__ import annotations
 from .clicks import MAX_CLICKS, click_curve, next_click, noc
 from .davis import boundary_map, disk, f_boundary, jaccard, statistics, tolerance_px
 from .latency import latency
+from .review import review_order
 from .scores import Evaluation, evaluate, timeline_scores
 from .temporal import consistency, flicker_events, identity_switches, optical_flow, warp_mask
 
@@ -71,6 +77,7 @@ __all__ = [
     "next_click",
     "noc",
     "optical_flow",
+    "review_order",
     "statistics",
     "timeline_scores",
     "tolerance_px",

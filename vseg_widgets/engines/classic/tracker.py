@@ -54,6 +54,7 @@ import numpy as np
 
 from ...masks import decode, encode
 from .appearance import ColourModel, colour_index
+from .confidence import Judge, evidence
 from .flow import FlowField
 from .lines import Line, draw, find_lines, follow
 from .local import LocalColour, lab_float
@@ -121,6 +122,7 @@ class Track:
     centre: np.ndarray | None = None  # (2,) float64 (x, y) centroid of the last output mask
     classifier: PixelClassifier | None = None  # colour and texture, learned on the nearest prompt
     mover: bool | None = None  # moves on its own, unlike the camera; None until measured
+    evidence: object = None  # what the last prediction step saw (:func:`.confidence.evidence`)
 
 
 @dataclass
@@ -201,6 +203,8 @@ class ClassicSession:
         # correction re-propagates, and need not learn again from an unchanged prompt.
         self._classifiers: dict[tuple[int, int], tuple[bytes, PixelClassifier]] = {}
         self._tracked: dict[int, dict[int, dict]] = {}  # frame -> obj -> RLE of the last output
+        self._confidence: dict[int, dict[int, float]] = {}  # frame -> obj -> confidence of the last output
+        self._prompt_confidence: dict[tuple[int, int], float] = {}  # (frame, obj) -> the prompt's (:meth:`set_prompt_confidence`)
         self._last_motion: tuple[int | None, np.ndarray | None] = (None, None)  # frame, its motion
         if config.texture_weight > 0:
             warm_up()  # propagating will learn classifiers with torch: load it while the person looks
@@ -218,7 +222,21 @@ class ClassicSession:
             motion = self._motion(frame) if box is None else None
             result = segment_prompt(self.video[frame], points, labels, box, previous=previous, motion=motion)
         self._conditioning.setdefault(frame, {})[obj_id] = result
+        self._prompt_confidence[(frame, obj_id)] = 1.0 if mask is not None and points is None and box is None else float("nan")
         return self._frame_masks(frame)
+
+    def set_prompt_confidence(self, frame: int, obj_id: int, value: float) -> None:
+        """How sure whoever answered the prompt on (frame, obj_id) is of its mask (the learned
+        engine's predicted IoU); masks carried from it are no surer."""
+        self._prompt_confidence[(frame, obj_id)] = float(value)
+
+    def confidence(self, frame: int) -> dict[int, float]:
+        """{obj_id: confidence in [0, 1]} of the masks last returned for ``frame`` (optional
+        protocol extension, :class:`~vseg_widgets.engines.base.ScoringSession`)."""
+        cond = self._conditioning.get(frame, {})
+        out = dict(self._confidence.get(frame, {}))
+        out.update({o: self._prompt_confidence.get((frame, o), float("nan")) for o in cond})
+        return out
 
     def known_mask(self, frame: int, obj_id: int) -> np.ndarray | None:
         """(H, W) bool mask of ``obj_id`` on ``frame``, prompted or from the last propagation;
@@ -244,14 +262,17 @@ class ClassicSession:
         return prompts_win({obj: decode(rle) for obj, rle in self._tracked.get(frame, {}).items() if obj not in cond}, cond)
 
     def remove_object(self, obj_id: int) -> None:
-        for per_frame in (*self._conditioning.values(), *self._tracked.values()):
+        for per_frame in (*self._conditioning.values(), *self._tracked.values(), *self._confidence.values()):
             per_frame.pop(obj_id, None)
+        self._prompt_confidence = {k: v for k, v in self._prompt_confidence.items() if k[1] != obj_id}
         self._classifiers = {key: value for key, value in self._classifiers.items() if key[0] != obj_id}
 
     def reset(self) -> None:
         self._conditioning.clear()
         self._tracked.clear()
         self._classifiers.clear()
+        self._confidence.clear()
+        self._prompt_confidence.clear()
 
     # -- resolution -------------------------------------------------------------------
     def _prepare(self, image: np.ndarray, view: View) -> Frame:
@@ -364,8 +385,10 @@ class ClassicSession:
             self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
         # Objects move continuously: nothing far outside the warped mask can be the object.
         reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
+        texture = None
         if track.classifier is not None and track.classifier.ready:
-            colour_logit += cfg.texture_weight * track.classifier.logit(frame.lab, reach)
+            texture = track.classifier.logit(frame.lab, reach)
+            colour_logit += cfg.texture_weight * texture
         logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         if cfg.motion_cue_weight > 0:
             inside = warped > 0.5
@@ -380,7 +403,9 @@ class ClassicSession:
         prob = 1.0 / (1.0 + np.exp(-logit))
         out = self._filter(frame)(prob.astype(np.float32))
         out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
-        return drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
+        out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
+        track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
+        return out
 
     def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
         """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
@@ -538,9 +563,10 @@ class ClassicSession:
                 tracks[o].lines = find_lines(m, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
 
     def _search(self, lost: list[int], tracks: dict[int, Track], soft: dict[int, np.ndarray], image: np.ndarray,
-                search: Frame, residual: np.ndarray | None) -> None:
+                search: Frame, residual: np.ndarray | None) -> list[int]:
         """Look for the ``lost`` objects in the whole frame (:meth:`_find`), away from what the
         other objects hold; one found goes into ``soft`` (in place) and its track is set.
+        Returns the objects found.
 
         ``image`` (H, W, 3) uint8 is the frame, ``search`` the frame prepared for
         :attr:`search_view`, ``residual`` (H, W) float32 its independent motion or None.
@@ -549,12 +575,15 @@ class ClassicSession:
         for s in soft.values():
             taken |= self.search_view.crop(s, cv2.INTER_AREA) > 0.5
         moving = None if residual is None else self.search_view.crop(residual, cv2.INTER_AREA)
+        out = []
         for o in lost:
             found = self._find(tracks[o], search, taken, moving)
             if found is not None:
                 soft[o] = found
                 self._set_in_view(tracks[o], found, image)
                 taken |= self.search_view.crop(found, cv2.INTER_AREA) > 0.5
+                out.append(o)
+        return out
 
     def _output(self, tracks: dict[int, Track], soft: dict[int, np.ndarray], cond: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """The frame's (H, W) bool mask of every tracked object: the prompted ones (``cond``)
@@ -594,6 +623,7 @@ class ClassicSession:
         step = -1 if reverse else 1
         stop = -1 if reverse else len(self.video)
         tracks: dict[int, Track] = {}
+        judge = Judge(self._prompt_confidence, self._confidence.get(start_frame, {}))
         prev_image: np.ndarray | None = None
         prev_hist: np.ndarray | None = None
         for t in range(start_frame, stop, step):
@@ -643,15 +673,17 @@ class ClassicSession:
             # for drifted ones away from their masks: one that has merely stopped moving is
             # not found moving elsewhere, and keeps its mask.
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft] + drifted
+            found = []
             if prev_image is not None and lost:
                 search = search or self._prepare(image, self.search_view)
                 if self.config.found_motion > 0 and residual is None:
                     residual = independent_motion(image, prev_image)
-                self._search(lost, tracks, soft, image, search, residual)
+                found = self._search(lost, tracks, soft, image, search, residual)
             masks = self._output(tracks, soft, cond)
             if refine is not None:
                 self._take_refined(tracks, masks, refine(t, masks), cond)
             self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
+            self._confidence[t] = judge.frame(t, masks, tracks, cond, earlier, cut=cut, found=found)
             yield t, masks
             prev_image, prev_hist = image, hist
