@@ -142,5 +142,6 @@ def _assemble(jobs: list[Job], tables: dict[str, pd.DataFrame], errors: dict[str
     table = table.reindex(columns=columns)
     for column in INT_COLUMNS:
         table[column] = table[column].astype("Int64")
-    table["error"] = table["error"].astype(object).where(table["error"].notna(), None)
+    for column in ("label", "error"):  # None where there is none, as in to_dataframe's docstring
+        table[column] = table[column].astype(object).where(table[column].notna(), None)
     return table
