@@ -9,7 +9,7 @@ with the classic engine; one test reads two truncated DAVIS dev sequences when p
 from __future__ import annotations
 
 import json
-import logging
+import os
 import subprocess
 import sys
 import threading
@@ -32,9 +32,9 @@ FRAMES, HEIGHT, WIDTH = 8, 120, 160
 # -- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR) as c:
+    before = dict(os.environ)
+    with vw.batch.local_cluster(2) as c:
+        assert dict(os.environ) == before  # starting it leaves this process's environment alone
         yield c
 
 
@@ -98,6 +98,15 @@ def test_local_cluster_is_sized_to_the_machine(monkeypatch):
     kwargs = local_cluster_kwargs(tasks=10)
     assert (kwargs["n_workers"], kwargs["threads_per_worker"], kwargs["processes"]) == (2, 1, True)
     assert local_cluster_kwargs(tasks=1)["n_workers"] == 1  # no idle workers for one video
+
+
+def test_local_cluster_workers_are_single_threaded_processes_without_malloc_trim(cluster, client):
+    assert [w.nthreads for w in cluster.workers.values()] == [1, 1]
+    env = client.run(lambda: (os.getpid() != PARENT, os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+    assert sorted(env.values()) == [(True, None, "1"), (True, None, "1")]
+
+
+PARENT = os.getpid()
 
 
 # -- evaluate_davis ----------------------------------------------------------------------------

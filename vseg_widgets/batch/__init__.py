@@ -22,8 +22,9 @@ Dask (``distributed``) is imported when a batch runs, not with this package.
 
 from __future__ import annotations
 
+from .cluster import local_cluster
 from .evaluate_davis import BatchEvaluation, evaluate_davis
 from .jobs import Job
 from .propagate import propagate
 
-__all__ = ["BatchEvaluation", "Job", "evaluate_davis", "propagate"]
+__all__ = ["BatchEvaluation", "Job", "evaluate_davis", "local_cluster", "propagate"]
