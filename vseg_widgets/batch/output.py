@@ -38,7 +38,7 @@ class ResultFolder:
     """``out`` of one batch: which videos are finished there, and writing new ones.
 
     Args:
-        path: the folder (created if missing; its parent must exist).
+        path: the folder (created with its parents if missing).
         task: "propagate" or "evaluate_davis": results of one are not taken for the other.
         settings: what the results depend on (engine name, mask format, ...); a finished
             video made with other settings raises BatchOutputError instead of being reused.
@@ -50,13 +50,8 @@ class ResultFolder:
         self.settings = json.loads(json.dumps(settings))  # as it reads back from a file
         if self.path.exists() and not self.path.is_dir():
             raise BatchOutputError(f"out={str(self.path)!r} is a file; give a folder for the results.")
-        if not self.path.parent.is_dir():
-            raise OutputPathError(
-                f"cannot write results to {self.path}: its folder {self.path.parent} does not exist. "
-                "Create it first or choose another out."
-            )
         try:
-            self.path.mkdir(exist_ok=True)
+            self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputPathError(f"cannot create the output folder {self.path} ({exc.strerror or exc}); choose another out.") from None
 
