@@ -22,7 +22,11 @@ Reported, and written to benchmarks/results/batch.md and batch.json:
   builds, and workers idle at the end while the last videos finish;
 - per-video seconds serially and on a worker (two workers share the machine's cores, and on
   a loaded machine with everything else);
-- whether the frames and objects tables are identical (every float, bit for bit).
+- whether the frames and objects tables are identical (every float, bit for bit): to the
+  serial run above, and to a serial run in a process with the workers' math-library threads
+  (Dask starts workers with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1; numpy's
+  BLAS splits large sums differently with more threads, which moves a few pixels late in
+  long sequences). That second run checks that distributing changes nothing; it is not timed.
 
 Timings depend on the machine and its load: compare figures of one run.
 """
@@ -31,8 +35,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,8 +103,34 @@ def on_cluster(root, names, engine: str, max_frames: int | None, workers: int):
     return ev, started, wall, built
 
 
+WORKER_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def serial_like_workers(names, args) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The serial tables from a fresh process with the workers' thread settings."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, __file__, "--serial-only", tmp, "--engine", args.engine, "--sequences", *names]
+        if args.frames:
+            cmd += ["--frames", str(args.frames)]
+        subprocess.run(cmd, check=True, env={**os.environ, **WORKER_THREADS})
+        return pd.read_pickle(Path(tmp) / "frames.pkl"), pd.read_pickle(Path(tmp) / "objects.pkl")
+
+
+def differences(reference: pd.DataFrame, frames: pd.DataFrame, names) -> dict:
+    """{sequence: first differing frame and largest |J difference|} where the tables differ."""
+    out = {}
+    for name in names:
+        a = reference[reference["sequence"] == name].reset_index(drop=True)
+        b = frames[frames["sequence"] == name].reset_index(drop=True)
+        if not a.equals(b):
+            dj = (a["J"] - b["J"]).abs() if len(a) == len(b) else pd.Series([np.inf])
+            out[name] = {"first_frame": int(a["frame"][dj > 0].min()) if (dj > 0).any() else None, "max_abs_dJ": float(dj.max())}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serial-only", default=None, help=argparse.SUPPRESS)  # the check run, into this folder
     parser.add_argument("--frames", type=int, default=None, help="evaluate only the first N frames of each sequence")
     parser.add_argument("--sequences", nargs="*", default=None)
     parser.add_argument("--engine", default="classic")
@@ -108,17 +141,25 @@ def main() -> None:
     if root is None:
         sys.exit("DAVIS dev set not found: put it at ../shared/data/davis2016-dev or set VSEG_DAVIS_ROOT.")
     names = args.sequences or vw.datasets.davis_sequences(root)
+    if args.serial_only:
+        frames, objects, _, _ = serial(root, names, args.engine, args.frames)
+        frames.to_pickle(Path(args.serial_only) / "frames.pkl")
+        objects.to_pickle(Path(args.serial_only) / "objects.pkl")
+        return
     print(f"{len(names)} sequences, engine {args.engine}, frames {args.frames or 'all'}", flush=True)
 
     s_frames, s_objects, s_seconds, s_wall = serial(root, names, args.engine, args.frames)
     print(f"serial: {s_wall:.1f} s", flush=True)
     ev, started, c_wall, built = on_cluster(root, names, args.engine, args.frames, args.workers)
     print(f"cluster: start {started:.1f} s, batch {c_wall:.1f} s", flush=True)
+    print("serial again, with the workers' thread settings (not timed)", flush=True)
+    w_frames, w_objects = serial_like_workers(names, args)
 
     failed = ev.videos[ev.videos["status"] == "failed"]
     ok_objects = ev.objects[ev.objects["error"].isna()].drop(columns="error").reset_index(drop=True)
     ok_objects = ok_objects.astype({"obj_id": "int64", "frames": "int64"})
     identical = failed.empty and ev.frames.equals(s_frames) and ok_objects.equals(s_objects)
+    identical_threads = failed.empty and ev.frames.equals(w_frames) and ok_objects.equals(w_objects)
     worker_seconds = dict(zip(ev.videos["sequence"], ev.videos["seconds"]))
     frames_total = int(sum(ev.videos["frames"]))
     overhead = (c_wall * args.workers - sum(worker_seconds.values())) / len(names)
@@ -140,12 +181,24 @@ def main() -> None:
         "worker_seconds_median": float(np.median(list(worker_seconds.values()))),
         "per_sequence": {n: {"serial_s": s_seconds[n], "worker_s": worker_seconds[n]} for n in names},
         "engines_built_per_worker": {w: sum(v.values()) for w, v in built.items()},
-        "identical": bool(identical),
+        "identical_to_serial_same_threads": bool(identical_threads),
+        "differing_same_threads": differences(w_frames, ev.frames, names),
+        "identical_to_serial_default_threads": bool(identical),
+        "differing_default_threads": differences(s_frames, ev.frames, names),
         "failed": failed["sequence"].tolist(),
         "JF_mean": float(ev.summary["JF_mean"]),
     }
     write(result)
     print(json.dumps({k: v for k, v in result.items() if k != "per_sequence"}, indent=1))
+
+
+def _differ(r: dict) -> str:
+    if r["identical_to_serial_default_threads"]:
+        return "yes"
+    d = r["differing_default_threads"]
+    worst = max(v["max_abs_dJ"] for v in d.values())
+    first = min((v["first_frame"] for v in d.values() if v["first_frame"] is not None), default=None)
+    return f"{len(d)} sequences differ ({', '.join(d)}), from frame {first} on, max abs J difference {worst:.1e}"
 
 
 def write(r: dict) -> None:
@@ -171,7 +224,8 @@ first-frame ground truth, propagate forward, DAVIS J and F. Serially in one proc
 | overhead per video: (wall x workers - video seconds) / videos | {r['overhead_per_video_s']:.2f} s |
 | per-video seconds, median: serial / on a worker | {r['serial_seconds_median']:.1f} / {r['worker_seconds_median']:.1f} |
 | engines built per worker | {', '.join(str(v) for v in r['engines_built_per_worker'].values())} |
-| tables identical to serial (bit for bit) | {'yes' if r['identical'] else 'NO'} |
+| tables identical to serial with the workers' thread settings (bit for bit) | {'yes' if r['identical_to_serial_same_threads'] else 'NO: ' + str(r['differing_same_threads'])} |
+| tables identical to the serial run timed above (default threads) | {_differ(r)} |
 | J&F mean | {r['JF_mean']:.3f} |
 
 | sequence | serial s | on a worker s |

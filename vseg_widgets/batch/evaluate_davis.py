@@ -69,7 +69,11 @@ def evaluate_davis(
     frame is given (``seg.add_mask``), the engine propagates forward, and
     :func:`vseg_widgets.metrics.evaluate` scores J and F on frames 1..T-2 against the
     ground truth (void pixels excluded). The numbers are those of the same steps run one
-    sequence after the other in one process; the tests check that, bit for bit.
+    sequence after the other in one process with the workers' math-library threads, bit for
+    bit (tests and ``benchmarks/bench_batch.py`` check it). Dask starts its workers with
+    OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1; a serial run whose numpy uses more BLAS threads
+    sums some products in another order, which moves a few pixels late in long sequences
+    (J differing by 3e-5 on 2 of the 10 DAVIS dev sequences).
 
     Args:
         root: the DAVIS folder (``JPEGImages/<resolution>/<sequence>`` and
