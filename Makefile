@@ -55,3 +55,4 @@ bench:
 	$(PY) benchmarks/bench_confidence.py
 	$(PY) benchmarks/bench_player.py
 	$(PY) benchmarks/bench_session_size.py
+	$(PY) benchmarks/bench_batch.py

@@ -19,7 +19,7 @@ from .video import Video, open_video
 
 __version__ = "0.1.0"
 
-_LAZY = ("metrics", "plots", "widget", "shots")  # heavier imports, loaded on first use
+_LAZY = ("metrics", "plots", "widget", "shots", "batch")  # heavier imports, loaded on first use
 
 
 def __getattr__(name: str):

@@ -54,6 +54,36 @@ def load_davis(root: str | Path, sequence: str, resolution: str = "480p") -> tup
     return video, gt
 
 
+def write_davis(root: str | Path, sequence: str, video, gt: MaskStore, resolution: str = "480p", quality: int = 95) -> Path:
+    """Write a video and its ground truth as one sequence of a DAVIS-layout folder.
+
+    Frames go to ``root/JPEGImages/<resolution>/<sequence>/00000.jpg`` ... (JPEG at
+    ``quality``), masks to ``root/Annotations/<resolution>/<sequence>/00000.png`` ...
+    (indexed PNGs with the DAVIS palette, as :meth:`MaskStore.to_png_folder` writes them),
+    so that :func:`load_davis` and ``vw.batch.evaluate_davis`` read them back. For making
+    small test sets, e.g. from :func:`synthetic`.
+
+    Args:
+        video: anything :func:`open_video` takes; (H, W, 3) uint8 RGB frames.
+        gt: masks of the same number of frames and size.
+
+    Returns:
+        The sequence's frame folder.
+    """
+    video = open_video(video)
+    if (gt.num_frames, gt.height, gt.width) != (len(video), video.height, video.width):
+        raise ValueError(
+            f"{sequence}: the ground truth is {gt.num_frames} frames of {gt.width}x{gt.height} but the "
+            f"video is {len(video)} frames of {video.width}x{video.height}."
+        )
+    frames = Path(root) / "JPEGImages" / resolution / sequence
+    frames.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(video):
+        cv2.imwrite(str(frames / f"{i:05d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    gt.to_png_folder(Path(root) / "Annotations" / resolution / sequence)
+    return frames
+
+
 # -- synthetic videos ---------------------------------------------------------------------
 OBJECT_COLOURS = [(220, 60, 50), (40, 110, 230), (250, 200, 40), (60, 190, 90), (180, 70, 200), (240, 130, 30)]
 

@@ -102,3 +102,17 @@ class AnnotationFormatError(VsegError, ValueError):
 
 class ExportFormatError(VsegError, ValueError):
     """An export asked for a format, overlay or option it cannot take."""
+
+
+class BatchJobError(VsegError, ValueError):
+    """A batch job (``vw.batch``) that cannot be run as given: a video or prompts of the wrong
+    kind, two videos under one name, or an engine that cannot be sent to the workers."""
+
+
+class BatchOutputError(VsegError, ValueError):
+    """A batch output folder that holds something else than the results asked for: results
+    of another engine or setting, or a folder that vseg_widgets did not write."""
+
+
+class ClusterConnectError(VsegError, ConnectionError):
+    """No Dask scheduler answered at the address given as ``client=``."""
