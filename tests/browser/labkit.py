@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 BUNDLE = REPO / "vseg_widgets" / "static" / "player.js"
+STANDALONE_BUNDLE = REPO / "vseg_widgets" / "static" / "standalone.js"  # seg.to_html's player
 ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored
 #: The front ends the tests drive: the module run with ``python -m`` and the traitlets class
 #: of the app (for the settings folders). Both build on the same notebook widgets (``.jp-*``).
@@ -41,8 +42,9 @@ def missing_requirements(app: str = "lab") -> list[str]:
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
-    if not BUNDLE.exists():
-        missing.append(f"the player bundle {BUNDLE} is not built (npm ci --prefix js && npm run build --prefix js)")
+    for bundle in (BUNDLE, STANDALONE_BUNDLE):
+        if not bundle.exists():
+            missing.append(f"the player bundle {bundle} is not built (npm ci --prefix js && npm run build --prefix js)")
     module = APPS[app][0]
     try:
         version = importlib.metadata.version(module)
