@@ -74,6 +74,7 @@ def test_options_bound_the_size(seg, tmp_path):
     assert (small.frame_width, small.frame_height) == (160, 120)
     assert _jpeg(read_page_data(small)["frames"][0]).shape == (120, 160, 3)
     assert small.masks_bytes == big.masks_bytes  # masks keep the video's resolution
+    assert seg.to_html(tmp_path / "np.html", max_width=np.int64(160), quality=np.int32(40), progress=False).size_bytes == small.size_bytes
     # over max_mb: refused before the file exists, an earlier file at the path intact
     target = tmp_path / "capped.html"
     target.write_text("before")
@@ -130,6 +131,7 @@ def test_a_label_cannot_break_the_page(seg, tmp_path):
         ({"quality": 0}, "quality"),
         ({"quality": 101}, "quality"),
         ({"max_mb": -1}, "max_mb"),
+        ({"max_mb": float("nan")}, "max_mb"),
         ({"title": 3}, "title"),
     ],
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import numbers
 import re
 import time
 from dataclasses import dataclass
@@ -90,14 +91,16 @@ def export_html(seg, path, max_width: int | None = DEFAULT_MAX_WIDTH, quality: i
     path = Path(path).expanduser()
     if path.suffix.lower() not in (".html", ".htm"):
         raise ExportFormatError(f"cannot write an HTML player to {path.name!r}: give a path ending in .html.")
-    if max_width is not None and (isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 16):
+    if max_width is not None and (isinstance(max_width, bool) or not isinstance(max_width, numbers.Integral) or max_width < 16):
         raise ExportFormatError(f"max_width must be an integer of at least 16 pixels (or None: the video's width), got {max_width!r}.")
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
         raise ExportFormatError(f"quality must be an integer JPEG quality in 1..100, got {quality!r}.")
-    if max_mb is not None and (isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or not max_mb > 0):
+    if max_mb is not None and (isinstance(max_mb, bool) or not isinstance(max_mb, numbers.Real) or not max_mb > 0):
         raise ExportFormatError(f"max_mb must be a positive number of megabytes (or None: no limit), got {max_mb!r}.")
     if title is not None and not isinstance(title, str):
         raise ExportFormatError(f"title must be a string, got {type(title).__name__}.")
+    max_width = None if max_width is None else int(max_width)
+    quality = int(quality)
     script, styles = _bundle()
 
     video = seg.video
