@@ -56,3 +56,4 @@ bench:
 	$(PY) benchmarks/bench_player.py
 	$(PY) benchmarks/bench_session_size.py
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_html_size.py

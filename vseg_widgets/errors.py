@@ -96,6 +96,16 @@ class EncoderMissingError(VsegError, RuntimeError):
     """No encoder for the asked export format is installed (the message says what to install)."""
 
 
+class PlayerBundleError(VsegError, FileNotFoundError):
+    """The player's JavaScript bundle (vseg_widgets/static/) is not built, so a standalone
+    HTML player cannot be written (the message says how to build it)."""
+
+
+class ExportTooLargeError(VsegError, ValueError):
+    """An export would be larger than the size it was allowed (the message gives the size
+    and the options that shrink it); nothing is written."""
+
+
 class AnnotationFormatError(VsegError, ValueError):
     """An annotation file to import (YouTube-VIS JSON, YOLO polygons) that is malformed."""
 

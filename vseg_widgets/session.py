@@ -459,6 +459,43 @@ class Segmenter:
 
         return export_video(self, path, overlay=overlay, fps=fps, frames=frames, progress=progress, opacity=opacity)
 
+    def to_html(self, path, max_width: int | None = 854, quality: int = 80, max_mb: float | None = 200.0,
+                title: str | None = None, progress: bool = True):
+        """Write a standalone, read-only player: one HTML file that plays from ``file://`` in
+        any browser, with no kernel and no network (to share a result with someone who has no
+        Python, or for front ends without custom widgets).
+
+        The page has the frames as JPEG, the masks at full resolution in the player's
+        run-length encoding, the timeline with its scores (and the engine's confidence
+        where it gives one), the objects with their colours, labels and visibility as the
+        player shows them, and the player's script and styles inlined. In it one can play,
+        scrub, step, seek on the timeline, show or hide objects and change the overlay and
+        its opacity; prompts, edits and propagation need the notebook.
+
+        Args:
+            path: the ``.html`` file to write (atomically, like :meth:`save`).
+            max_width: frames wider than this are downscaled (masks never are); None keeps
+                the video's width. The frames are most of the file.
+            quality: JPEG quality, 1..100.
+            max_mb: refuse (``ExportTooLargeError``, nothing written) a file larger than
+                this many megabytes; None for no limit.
+            title: the page's title; a summary of the video by default.
+            progress: show a tqdm progress bar.
+
+        Returns:
+            HtmlExport: the path and the size (``.size_mb``, and the share of frames, masks and
+            player); it prints as a one-line summary and works as a path.
+
+        Raises:
+            ExportFormatError: a path not ending in .html, or a bad option.
+            ExportTooLargeError: the file would exceed ``max_mb`` (the message says what shrinks it).
+            PlayerBundleError: the player's bundle is not built (the message says how).
+            OutputPathError: the file cannot be written there.
+        """
+        from .exports.html_player import export_html
+
+        return export_html(self, path, max_width=max_width, quality=quality, max_mb=max_mb, title=title, progress=progress)
+
     def _get_state(self, blocking: bool = True) -> SessionState | None:
         """A consistent copy of the work (None if ``blocking`` is False and the Segmenter is
         busy). RLE dicts are shared, not copied: the store never mutates them in place."""

@@ -29,11 +29,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 BUNDLE = REPO / "vseg_widgets" / "static" / "player.js"
+STANDALONE_BUNDLE = REPO / "vseg_widgets" / "static" / "standalone.js"  # seg.to_html's player
 ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored
 #: The front ends the tests drive: the module run with ``python -m`` and the traitlets class
 #: of the app (for the settings folders). Both build on the same notebook widgets (``.jp-*``).
 APPS = {"lab": ("jupyterlab", "LabApp"), "notebook": ("notebook", "JupyterNotebookApp")}
-APP_REQUIREMENT = {"lab": "jupyterlab>=4", "notebook": "notebook>=7"}
+APP_REQUIREMENT = {"lab": "jupyterlab>=4", "notebook": "notebook>=7", "marimo": "marimo>=0.25"}
 
 
 def missing_requirements(app: str = "lab") -> list[str]:
@@ -41,9 +42,10 @@ def missing_requirements(app: str = "lab") -> list[str]:
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
-    if not BUNDLE.exists():
-        missing.append(f"the player bundle {BUNDLE} is not built (npm ci --prefix js && npm run build --prefix js)")
-    module = APPS[app][0]
+    for bundle in (BUNDLE, STANDALONE_BUNDLE):
+        if not bundle.exists():
+            missing.append(f"the player bundle {bundle} is not built (npm ci --prefix js && npm run build --prefix js)")
+    module = APPS[app][0] if app in APPS else app  # marimo is not a Jupyter app
     try:
         version = importlib.metadata.version(module)
     except importlib.metadata.PackageNotFoundError:
@@ -139,6 +141,48 @@ def jupyter_server(root: Path, home: Path, app: str = "lab", timeout: float = 12
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{module} did not start; its log:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def marimo_server(app_file: Path, home: Path, timeout: float = 120) -> Iterator[str]:
+    """Run ``marimo run app_file`` (the notebook as an app: cells run once, UI live) from this
+    interpreter, on 127.0.0.1 with no token, its settings under ``home``; yields its URL."""
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(home / "config"),  # marimo's user config: none of the developer's
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "MARIMO_SKIP_UPDATE_CHECK": "1",  # no look-up of a newer marimo on the network
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
+    port = _free_port()
+    log_path = home / "marimo.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "run", str(app_file), "--headless", "--host", "127.0.0.1",
+             "--port", str(port), "--no-token", "--no-sandbox"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=app_file.parent, stdin=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"marimo did not start; its log:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.3)
             yield url
         finally:
