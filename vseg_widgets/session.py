@@ -583,7 +583,8 @@ class Segmenter:
 
         ===========  =======  ===================================================
         frame        int      frame index
-        time_s       float    frame / fps
+        time_s       float    seconds from frame 0: the video's own timestamps (true for
+                              variable frame rates; frame / fps for arrays and folders)
         obj_id       int      object id
         label        str      the object's label (:meth:`set_label`); None if it has none
         area_px      int      mask area in pixels
@@ -603,6 +604,7 @@ class Segmenter:
         rows = []
         labels = self.labels
         hw = self.video.height * self.video.width
+        times = self.video.timestamps
         for frame in self.masks.frames():
             for obj in sorted(self._frame_objects(frame)):
                 rle = _bytes_rle(self.masks.rle(frame, obj))
@@ -616,7 +618,7 @@ class Segmenter:
                 rows.append(
                     {
                         "frame": frame,
-                        "time_s": frame / self.video.fps,
+                        "time_s": float(times[frame]),
                         "obj_id": obj,
                         "label": labels.get(obj),
                         "area_px": area,
