@@ -704,8 +704,8 @@ def check_label(label) -> str | None:
     label = label.strip()
     if len(label) > MAX_LABEL_LENGTH:
         raise LabelError(f"a label may have at most {MAX_LABEL_LENGTH} characters, got {len(label)}; shorten it.")
-    if any(unicodedata.category(c) == "Cc" for c in label):
-        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...), got {label!r:.60}.")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in label):  # Cs: a lone surrogate cannot be written as UTF-8
+        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...) or unpaired surrogates, got {label!r:.60}.")
     return label or None
 
 
