@@ -224,6 +224,7 @@ class Segmenter:
             raise
         except Exception as exc:
             raise EngineError(f"engine {self.engine_name!r} failed on a prompt on frame {frame}: {exc!r}") from exc
+        _, masks = self._check_answer(frame, masks, f"on a prompt on frame {frame}")
         self._engine_ms[frame] = 1000 * (time.perf_counter() - start)
         self._store(frame, masks, prompted={obj_id})
         return masks
@@ -449,6 +450,7 @@ class Segmenter:
                                     f"The {len(self.masks.frames())} frames with masks were kept; "
                                     "fix the cause and propagate again."
                                 ) from exc
+                            frame, masks = self._check_answer(frame, masks, f"while propagating at frame {expected}")
                             self._engine_ms[frame] = 1000 * (time.perf_counter() - tick)
                             expected = frame + (-1 if reverse else 1)
                             if limits is not None:  # each object inside its own window only
@@ -558,15 +560,48 @@ class Segmenter:
         """True while a prompt or a propagation is being computed."""
         return self._busy
 
+    def _check_answer(self, frame, masks, where: str) -> tuple[int, dict[int, np.ndarray]]:
+        """An engine's answer for ``frame`` as (frame, {obj_id: (H, W) bool}), or EngineError
+        naming what is wrong; nothing of a bad answer is stored, everything before is kept."""
+        problem = None
+        n, h, w = len(self.video), self.video.height, self.video.width
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+            problem = f"frame number {frame!r:.40}, not one of 0..{n - 1}"
+        elif not isinstance(masks, dict):
+            problem = f"{type(masks).__name__} instead of a dict {{obj_id: (H, W) bool mask}}"
+        else:
+            checked = {}
+            for obj, mask in masks.items():
+                if isinstance(obj, (bool, np.bool_)) or not isinstance(obj, (int, np.integer)) or obj < 1:
+                    problem = f"object id {obj!r:.40} (ids are positive ints)"
+                    break
+                shape, dtype = getattr(mask, "shape", None), getattr(mask, "dtype", None)
+                try:  # bool, or 0/1 integers (as the mask store takes them)
+                    checked[int(obj)] = self.masks.check_mask(mask) if shape == (h, w) else None
+                except MaskShapeError:
+                    pass
+                if checked.get(int(obj)) is None:
+                    problem = f"a mask of shape {shape} and dtype {dtype} for object {obj} (expected ({h}, {w}) bool)"
+                    break
+        if problem:
+            raise EngineError(
+                f"engine {self.engine_name!r} returned {problem} {where}. Engines return {{obj_id: (H, W) bool}} "
+                f"at the video's full size (see vseg_widgets.engines.base); fix the engine, e.g. "
+                f"`cv2.resize(m.astype(np.uint8), ({w}, {h}), interpolation=cv2.INTER_NEAREST) > 0`. "
+                f"The {len(self.masks.frames())} frames with masks were kept."
+            )
+        return int(frame), checked
+
     def _store(self, frame: int, masks: dict[int, np.ndarray], prompted: set[int] = frozenset()) -> None:
         for obj, mask in masks.items():
             if obj in prompted:
-                self._source[(frame, obj)] = "prompt"
+                source = "prompt"
             elif self._source.get((frame, obj)) == "prompt":
                 continue  # a prompted mask stays exactly as prompted
             else:
-                self._source[(frame, obj)] = "propagated"
-            self.masks.set(frame, obj, mask)
+                source = "propagated"
+            self.masks.set(frame, obj, mask)  # the mask first: a Ctrl-C in between leaves no source without a mask
+            self._source[(frame, obj)] = source
 
     @contextmanager
     def _guard(self):
