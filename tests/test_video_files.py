@@ -240,9 +240,11 @@ def test_cut_file_in_a_propagation_reaches_its_true_end(tmp_path):
     assert not report.cancelled and seg.masks.frames() == list(range(len(video)))
 
 
-def test_four_k_masks_come_back_at_full_resolution(tmp_path, monkeypatch):
-    """The engines work at a bounded resolution (the classic tracker's views fit its pixel
-    budget), the frame cache keeps to its budget, and masks are full-size."""
+def test_four_k_works_at_a_bounded_resolution_and_masks_come_back_at_full(tmp_path, monkeypatch):
+    """A 4K video reaches the engine at 1080p (and the classic tracker's views fit its
+    pixel budget); the frame cache keeps to its budget; masks are full-size, and a mask
+    prompt comes back exactly as given."""
+    from vseg_widgets.engines import bounded
     from vseg_widgets.engines.classic import view as views
 
     path = write(tmp_path / "uhd.mp4", count=2, width=3840, height=2160)
@@ -251,12 +253,49 @@ def test_four_k_masks_come_back_at_full_resolution(tmp_path, monkeypatch):
     monkeypatch.setattr(views.View, "crop", lambda self, image, *a, **k: sizes.append(self.size) or crop(self, image, *a, **k))
     video = vw.open_video(path, cache_bytes=40 * 2**20)  # room for 1 decoded 4K frame (24 MB)
     seg = vw.Segmenter(video, engine="classic")
+    assert isinstance(seg._session, bounded.BoundedSession)
+    assert (seg._session.small.width, seg._session.small.height) == (1920, 1080)
     seg.add_box(0, 1, (100, 100, 1000, 1080))
+    exact = np.zeros((2160, 3840), bool)
+    exact[1501:1777, 2001:2999] = True  # odd edges: not on the 1080p grid
+    seg.add_mask(0, 2, exact)
     seg.propagate("forward", progress=False)
     assert seg.masks[1][1].shape == (2160, 3840) and seg.masks[1][1].any()
+    np.testing.assert_array_equal(seg.masks[0][2], exact)
+    ys, xs = np.nonzero(seg.masks[0][1])
+    assert abs(xs.min() - 100) < 40 and abs(ys.max() - 1079) < 40  # the box, in full-resolution pixels
     budget = seg.engine.config.view_budget
     assert sizes and max(h * w for h, w in sizes) <= budget * 1.01
     assert sum(f.nbytes for f in video._cache.values()) <= max(40 * 2**20, 2 * video[0].nbytes)
+
+
+def test_bounded_session_scales_prompts_and_masks():
+    from vseg_widgets.engines import bounded
+
+    seen = {}
+
+    class Recorder:
+        name = "recorder"
+
+        def init_session(self, video):
+            seen["size"] = (video.width, video.height)
+            return self
+
+        def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
+            seen.update(points=points, box=box, mask=mask)
+            out = np.zeros((seen["size"][1], seen["size"][0]), bool)
+            out[10:20, 30:40] = True
+            return {obj_id: out}
+
+    video = vw.open_video(np.zeros((2, 400, 600, 3), np.uint8))
+    session = bounded.init_session(Recorder(), video, max_pixels=300 * 200)
+    assert seen["size"] == (300, 200)
+    masks = session.add_prompt(0, 1, points=np.float32([[100, 50]]), labels=np.int32([1]), box=np.float32([0, 0, 600, 400]))
+    np.testing.assert_allclose(seen["points"], [[50, 25]])
+    np.testing.assert_allclose(seen["box"], [0, 0, 300, 200])
+    ys, xs = np.nonzero(masks[1])
+    assert masks[1].shape == (400, 600) and (ys.min(), ys.max(), xs.min(), xs.max()) == (20, 39, 60, 79)
+    assert bounded.init_session(Recorder(), video) is not None and seen["size"] == (600, 400)  # small videos: as they are
 
 
 def _clip(tmp_path_factory, name) -> Path:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from .engines import DEFAULT, get_engine
+from .engines import DEFAULT, bounded, get_engine
 from .errors import EngineError, LabelError, MaskShapeError, PromptError, StrokeError, UnknownObjectError
 from .masks import MaskStore, _bytes_rle, check_obj_id
 from .video import Video, open_video
@@ -79,7 +79,7 @@ class Segmenter:
     def __init__(self, video, engine=DEFAULT):
         self.video: Video = open_video(video)
         self.engine = get_engine(engine)
-        self._session = self.engine.init_session(self.video)
+        self._session = bounded.init_session(self.engine, self.video)  # 4K: the engine works at 1080p
         self.masks = MaskStore.like(self.video)
         self.prompts: list[Prompt] = []
         self.ground_truth: MaskStore | None = None
