@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from .engines import DEFAULT, get_engine
+from .engines import DEFAULT, bounded, get_engine
 from .errors import EngineError, LabelError, MaskShapeError, PromptError, StrokeError, UnknownObjectError
 from .masks import MaskStore, _bytes_rle, check_obj_id
 from .video import Video, open_video
@@ -98,7 +98,7 @@ class Segmenter:
     def __init__(self, video, engine=DEFAULT):
         self.video: Video = open_video(video)
         self.engine = get_engine(engine)
-        self._session = self.engine.init_session(self.video)
+        self._session = bounded.init_session(self.engine, self.video)  # 4K: the engine works at 1080p
         self.masks = MaskStore.like(self.video)
         self.prompts: list[Prompt] = []
         self.ground_truth: MaskStore | None = None
@@ -257,6 +257,7 @@ class Segmenter:
             raise
         except Exception as exc:
             raise EngineError(f"engine {self.engine_name!r} failed on a prompt on frame {frame}: {exc!r}") from exc
+        _, masks = self._check_answer(frame, masks, f"on a prompt on frame {frame}")
         self._engine_ms[frame] = 1000 * (time.perf_counter() - start)
         confidence, problem = self._engine_confidence(frame)
         self._store(frame, masks, prompted={obj_id}, confidence=confidence)
@@ -679,6 +680,7 @@ class Segmenter:
                                     f"The {len(self.masks.frames())} frames with masks were kept; "
                                     "fix the cause and propagate again."
                                 ) from exc
+                            frame, masks = self._check_answer(frame, masks, f"while propagating at frame {expected}")
                             self._engine_ms[frame] = 1000 * (time.perf_counter() - tick)
                             expected = frame + (-1 if reverse else 1)
                             if limits is not None:  # each object inside its own window only
@@ -791,18 +793,51 @@ class Segmenter:
         """True while a prompt or a propagation is being computed."""
         return self._busy
 
+    def _check_answer(self, frame, masks, where: str) -> tuple[int, dict[int, np.ndarray]]:
+        """An engine's answer for ``frame`` as (frame, {obj_id: (H, W) bool}), or EngineError
+        naming what is wrong; nothing of a bad answer is stored, everything before is kept."""
+        problem = None
+        n, h, w = len(self.video), self.video.height, self.video.width
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+            problem = f"frame number {frame!r:.40}, not one of 0..{n - 1}"
+        elif not isinstance(masks, dict):
+            problem = f"{type(masks).__name__} instead of a dict {{obj_id: (H, W) bool mask}}"
+        else:
+            checked = {}
+            for obj, mask in masks.items():
+                if isinstance(obj, (bool, np.bool_)) or not isinstance(obj, (int, np.integer)) or obj < 1:
+                    problem = f"object id {obj!r:.40} (ids are positive ints)"
+                    break
+                shape, dtype = getattr(mask, "shape", None), getattr(mask, "dtype", None)
+                try:  # bool, or 0/1 integers (as the mask store takes them)
+                    checked[int(obj)] = self.masks.check_mask(mask) if shape == (h, w) else None
+                except MaskShapeError:
+                    pass
+                if checked.get(int(obj)) is None:
+                    problem = f"a mask of shape {shape} and dtype {dtype} for object {obj} (expected ({h}, {w}) bool)"
+                    break
+        if problem:
+            raise EngineError(
+                f"engine {self.engine_name!r} returned {problem} {where}. Engines return {{obj_id: (H, W) bool}} "
+                f"at the video's full size (see vseg_widgets.engines.base); fix the engine, e.g. "
+                f"`cv2.resize(m.astype(np.uint8), ({w}, {h}), interpolation=cv2.INTER_NEAREST) > 0`. "
+                f"The {len(self.masks.frames())} frames with masks were kept."
+            )
+        return int(frame), checked
+
     def _store(self, frame: int, masks: dict[int, np.ndarray], prompted: set[int] = frozenset(),
                confidence: dict[int, float] | None = None) -> None:
         """Keep an engine's masks of ``frame`` with their confidence ({obj: float}; NaN where absent)."""
         confidence = confidence or {}
         for obj, mask in masks.items():
             if obj in prompted:
-                self._source[(frame, obj)] = "prompt"
+                source = "prompt"
             elif self._source.get((frame, obj)) == "prompt":
                 continue  # a prompted mask stays exactly as prompted, with its confidence
             else:
-                self._source[(frame, obj)] = "propagated"
-            self.masks.set(frame, obj, mask)
+                source = "propagated"
+            self.masks.set(frame, obj, mask)  # the mask first: a Ctrl-C in between leaves no source without a mask
+            self._source[(frame, obj)] = source
             self._confidence[(frame, obj)] = confidence.get(obj, np.nan)
 
     @contextmanager
@@ -820,7 +855,8 @@ class Segmenter:
 
         ===========  =======  ===================================================
         frame        int      frame index
-        time_s       float    frame / fps
+        time_s       float    seconds from frame 0: the video's own timestamps (true for
+                              variable frame rates; frame / fps for arrays and folders)
         obj_id       int      object id
         label        str      the object's label (:meth:`set_label`); None if it has none
         area_px      int      mask area in pixels
@@ -843,6 +879,7 @@ class Segmenter:
         rows = []
         labels = self.labels
         hw = self.video.height * self.video.width
+        times = self.video.timestamps
         for frame in self.masks.frames():
             for obj in sorted(self._frame_objects(frame)):
                 rle = _bytes_rle(self.masks.rle(frame, obj))
@@ -856,7 +893,7 @@ class Segmenter:
                 rows.append(
                     {
                         "frame": frame,
-                        "time_s": frame / self.video.fps,
+                        "time_s": float(times[frame]),
                         "obj_id": obj,
                         "label": labels.get(obj),
                         "area_px": area,
@@ -963,8 +1000,8 @@ def check_label(label) -> str | None:
     label = label.strip()
     if len(label) > MAX_LABEL_LENGTH:
         raise LabelError(f"a label may have at most {MAX_LABEL_LENGTH} characters, got {len(label)}; shorten it.")
-    if any(unicodedata.category(c) == "Cc" for c in label):
-        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...), got {label!r:.60}.")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in label):  # Cs: a lone surrogate cannot be written as UTF-8
+        raise LabelError(f"a label may not hold control characters (newlines, tabs, ...) or unpaired surrogates, got {label!r:.60}.")
     return label or None
 
 

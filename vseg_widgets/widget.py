@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import threading
+import traceback
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -178,6 +179,7 @@ class Player(anywidget.AnyWidget):
         self.jpeg_quality = int(jpeg_quality)
         self.max_width = max_width
         self.last_error: str | None = None  # the last error event sent (for tests and users)
+        self.internal_errors: list[str] = []  # tracebacks of messages that hit a bug (never raised into the kernel)
         # Placeholders: objects listed in the player that the Segmenter does not have (yet):
         # added in the player and not prompted, or whose last prompt an undo in the player
         # took back. Every other listed object is one of seg.obj_ids, and goes when the
@@ -322,9 +324,13 @@ class Player(anywidget.AnyWidget):
             if readonly:
                 raise t.TraitError(f"the player may not set {', '.join(readonly)}.")
             super().set_state(sync_data)  # hold_trait_notifications rolls back on error
-        except (t.TraitError, TypeError, ValueError) as exc:
+        except (t.TraitError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: float(10**400)
             self._error(str(exc))
             self.send_state([k for k in sync_data if k in self.keys])  # put the browser back
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: report it, never raise into the kernel
+            self.internal_errors.append(traceback.format_exc())
+            self._error(f"internal error on a state update ({type(exc).__name__}: {exc}); please report it.")
+            self.send_state([k for k in sync_data if k in self.keys])
 
     # -- messages from the browser ----------------------------------------------------------
     def _on_msg(self, _widget, content, buffers) -> None:
@@ -337,6 +343,10 @@ class Player(anywidget.AnyWidget):
             handler(content)
         except (VsegError, ValueError, IndexError, KeyError, TypeError) as exc:
             self._error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: report it, never raise into the kernel
+            self.internal_errors.append(traceback.format_exc())
+            self._error(f"internal error on a {_short(content.get('type') if isinstance(content, dict) else content)} "
+                        f"message ({type(exc).__name__}: {exc}); please report it. Nothing was changed by it.")
 
     def _msg_request_frames(self, msg) -> None:
         for frame in self._frames_field(msg, MAX_FRAMES_PER_REQUEST):
@@ -642,6 +652,8 @@ class Player(anywidget.AnyWidget):
         ]
         if ids and self.selected not in ids:
             self.selected = ids[0]
+        if self.timeline and [lane["obj_id"] for lane in self.timeline["lanes"]] != ids:
+            self._update_timeline()  # one lane per listed object: none left for a removed placeholder
 
     def _update_timeline(self) -> None:
         """Per object: frames with a mask (as [start, stop) ranges), a per-frame score and the engine's confidence."""
@@ -696,9 +708,20 @@ class Player(anywidget.AnyWidget):
 
 def _number(msg, key: str) -> float:
     value = msg.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise MessageError(f"{key} must be a finite number, got {value!r:.20}.")
-    return float(value)
+    try:  # float() of an int beyond 1e308 (JSON allows any length) overflows
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise MessageError(f"{key} must be a finite number, got {_short(value)}.")
+    return number
+
+
+def _short(value, limit: int = 20) -> str:
+    """repr of an untrusted value, cut to ``limit`` characters (ints of any length included)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**limit:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return f"{value!r:.{limit}}"
 
 
 def _rounded(values) -> list | None:

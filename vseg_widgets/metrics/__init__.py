@@ -28,7 +28,8 @@ they merge on ``(frame, obj_id)`` (plus ``time_s`` when both have it) without re
 
 =============  =====  =========================================================================
 frame          int    frame index, 0-based
-time_s         float  frame / fps; present only where fps is known
+time_s         float  seconds from frame 0: the video's own timestamps (true for variable
+                      frame rates), or frame / fps when fps is given; present only where known
 obj_id         int    object id (1, 2, ...; 0 is background)
 label          str    the object's label (Segmenter.set_label); present where labels are known,
                       None for an unlabelled object

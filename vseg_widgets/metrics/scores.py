@@ -17,6 +17,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from ..masks import MaskStore
+from ..video import frame_times
 from . import _rle
 from ._checks import check_not_empty, check_stores
 from .davis import BOUND_TH, f_boundary, jaccard, statistics, tolerance_px
@@ -81,7 +82,7 @@ class Evaluation:
             ==========  =====  ========================================================
             sequence    str    the ``sequence`` label, only when one was given
             frame       int    frame index
-            time_s      float  frame / fps, only when fps is known (see :func:`evaluate`)
+            time_s      float  seconds: the video's timestamps, or frame / fps (see :func:`evaluate`)
             obj_id      int    object id
             J           float  region similarity (DAVIS Jaccard), [0, 1]
             F           float  boundary accuracy (DAVIS F-measure), [0, 1]
@@ -136,8 +137,9 @@ def evaluate(
             and attached ground truth (``seg.set_ground_truth``) are then used.
         gt: ground-truth masks of the same video (frames, height, width).
         first_last: also evaluate the first and last frame (DAVIS leaves them out).
-        fps: frames per second, to add a ``time_s`` column; taken from the Segmenter's
-            video when one is given. Without it the tables have no ``time_s`` column.
+        fps: frames per second, to add a ``time_s`` column (frame / fps); for a Segmenter
+            its video's own timestamps are used when not given. Without either the tables
+            have no ``time_s`` column.
         sequence: a label (e.g. the DAVIS sequence name) added as a ``sequence`` column,
             for concatenating the tables of several sequences.
         bound_th: F's boundary tolerance (fraction of the image diagonal, or pixels if >= 1).
@@ -152,7 +154,7 @@ def evaluate(
 
     Tables merge with ``Segmenter.to_dataframe()`` without renaming: on
     ``["frame", "obj_id"]`` when there is no ``time_s`` column, on
-    ``["frame", "time_s", "obj_id"]`` when there is (``time_s`` is ``frame / fps`` in both),
+    ``["frame", "time_s", "obj_id"]`` when there is (``time_s`` is the same function of the frame in both),
     plus ``"label"`` when both have it (both tables of a Segmenter do).
 
     Returns:
@@ -164,7 +166,7 @@ def evaluate(
     """
     if labels is None:
         labels = getattr(pred, "labels", None) if isinstance(getattr(pred, "masks", None), MaskStore) else None
-    pred, gt, fps = _unpack(pred, gt, fps)
+    pred, gt, fps, video = _unpack(pred, gt, fps)
     check_stores(pred, gt)
     check_not_empty(gt, "ground-truth")
     check_not_empty(pred, "predicted")
@@ -208,10 +210,11 @@ def evaluate(
     table["J_drop"] = -table.groupby("obj_id")["J"].diff()
     table = table.sort_values(["frame", "obj_id"], kind="stable").reset_index(drop=True)
     columns = list(FRAME_COLUMNS)
-    if fps is None:
+    times = frame_times(table["frame"], fps, video)
+    if times is None:
         columns.remove("time_s")
     else:
-        table["time_s"] = table["frame"] / fps
+        table["time_s"] = times
     table = table[columns]
 
     objects = []
@@ -256,13 +259,12 @@ def _decode_t(rle: dict | None) -> np.ndarray | None:
 
 
 def _unpack(pred, gt, fps):
-    """Accept a Segmenter for ``pred``: its masks, fps and attached ground truth."""
-    masks = getattr(pred, "masks", None)
+    """Accept a Segmenter for ``pred``: its masks, video (for time_s) and attached ground truth."""
+    masks, video = getattr(pred, "masks", None), None
     if isinstance(masks, MaskStore):
         if gt is None:
             gt = getattr(pred, "ground_truth", None)
-        if fps is None:
-            fps = pred.video.fps
+        video = pred.video
         pred = masks
     if gt is None:
         raise ValueError(
@@ -271,4 +273,4 @@ def _unpack(pred, gt, fps):
         )
     if fps is not None and not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps}.")
-    return pred, gt, fps
+    return pred, gt, fps, video

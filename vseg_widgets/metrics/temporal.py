@@ -17,6 +17,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from ..masks import MaskStore
+from ..video import frame_times
 from . import _rle
 from ._checks import check_not_empty, check_stores
 from .scores import add_label_column
@@ -35,8 +36,9 @@ def consistency(
             store raises ValueError.
         video: the video of the masks (anything with ``len``, ``video[i] -> (H, W, 3)``
             uint8 RGB); needed for ``flow=True``.
-        fps: frames per second for the ``time_s`` column (from the Segmenter's video, or
-            ``video.fps``, when not given); without it there is no ``time_s`` column.
+        fps: frames per second for the ``time_s`` column (frame / fps); when not given,
+            the video's (the Segmenter's, or ``video``) own timestamps; without either there
+            is no ``time_s`` column.
         flow: also compute ``flow_iou`` (Farneback optical flow, about 10-50 ms a frame).
         max_gap: longest absence, in frames, that counts as flicker.
         labels: {obj_id: label}, for a ``label`` column after ``obj_id`` (None where an
@@ -47,7 +49,7 @@ def consistency(
 
         ===========  =====  ==============================================================
         frame        int    frame index
-        time_s       float  frame / fps (only when fps is known)
+        time_s       float  seconds: the video's timestamps, or frame / fps (when known)
         obj_id       int    object id
         label        str    the object's label (only when labels are known, see ``labels``)
         area_px      int    mask area in pixels        (same as Segmenter.to_dataframe())
@@ -99,8 +101,9 @@ def consistency(
     if not flow:
         columns.remove("flow_iou")
     table = pd.DataFrame(rows, columns=[c for c in columns if c != "time_s"])
-    if fps is not None:
-        table.insert(1, "time_s", table["frame"] / fps)
+    times = frame_times(table["frame"], fps, video)
+    if times is not None:
+        table.insert(1, "time_s", times)
     if labels is not None:
         add_label_column(table, labels)
     return table.astype({"frame": int, "obj_id": int, "area_px": int, "flicker": bool})
@@ -253,8 +256,6 @@ def _unpack(pred, video, fps):
         pred = masks
     if not isinstance(pred, MaskStore):
         raise TypeError(f"pred must be a vseg_widgets MaskStore or Segmenter, got {type(pred).__name__}.")
-    if fps is None and video is not None:
-        fps = getattr(video, "fps", None)
     if fps is not None and not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps}.")
     return pred, video, fps
