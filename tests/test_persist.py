@@ -73,6 +73,18 @@ def test_round_trip_keeps_everything(seg, tmp_path):
     assert_same_work(seg, back)
 
 
+def test_the_engines_confidence_comes_back_with_the_masks(tmp_path):
+    video, gt = vw.datasets.synthetic(num_frames=6)
+    seg = vw.Segmenter(video, engine="classic")
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.propagate("forward", progress=False)
+    before = seg.confidence(1)
+    assert np.isfinite(before[1:]).all()
+    seg.save(tmp_path / "work.vseg")
+    loaded = vw.Segmenter.load(tmp_path / "work.vseg", video=video, engine="classic")
+    np.testing.assert_array_equal(loaded.confidence(1), before)
+
+
 def test_the_file_is_gzip_json_with_the_documented_fields(seg, tmp_path):
     path = seg.save(tmp_path / "work.vseg")
     raw = path.read_bytes()

@@ -53,8 +53,9 @@ class SessionState:
 
     masks: (frame, obj_id, COCO RLE with str counts, source "prompt" | "propagated").
     undo: per prompt (same order), (before, after) as in the undo records, or None:
-        before {obj: (RLE | None, source | None) | None}, after {obj: RLE | None}.
+        before {obj: (RLE | None, source | None, confidence | None) | None}, after {obj: RLE | None}.
     pending: (frame, obj_id) prompted since the last propagation, in order.
+    confidence: (frame, obj_id) -> the engine's confidence in that mask (absent: none).
     """
 
     prompts: list[Prompt]
@@ -62,6 +63,7 @@ class SessionState:
     labels: dict[int, str]
     pending: list[tuple[int, int]]
     undo: list[tuple[dict, dict] | None]
+    confidence: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,8 @@ class Segmenter:
             for p in self.prompts:
                 entry = self._undo.get(id(p))
                 undo.append(None if entry is None or entry[0] is not p else (dict(entry[1]), dict(entry[2])))
-            return SessionState(list(self.prompts), masks, self.labels, list(self._pending), undo)
+            confidence = {key: c for key, c in self._confidence.items() if np.isfinite(c) and key in self.masks}
+            return SessionState(list(self.prompts), masks, self.labels, list(self._pending), undo, confidence)
         finally:
             self._lock.release()
 
@@ -527,9 +530,11 @@ class Segmenter:
             self.masks.clear()
             self._source.clear()
             self._engine_ms.clear()
+            self._confidence.clear()
             for frame, obj, rle, source in state.masks:
                 self.masks.set_rle(frame, obj, rle)
                 self._source[(frame, obj)] = source
+                self._confidence[(frame, obj)] = state.confidence.get((frame, obj), np.nan)
             self.prompts = list(state.prompts)
             self._labels.clear()
             self._labels.update(state.labels)

@@ -13,7 +13,7 @@ from .output import ResultFolder, table_from_json, table_to_json
 from .runner import Task, on_worker, run_tasks
 
 MASK_FORMATS = ("png", "coco")
-TABLE_COLUMNS = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "engine_ms"]
+TABLE_COLUMNS = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "confidence", "engine_ms"]
 INT_COLUMNS = ("frame", "obj_id", "area_px")  # nullable (Int64): a failed video's row has none
 
 
@@ -50,7 +50,7 @@ def propagate(jobs, engine="learned", client=None, out=None, *, mask_format: str
     Returns:
         A DataFrame, one row per (video, frame, object) with a mask: ``video``, the columns of
         ``Segmenter.to_dataframe()`` (frame, time_s, obj_id, label, area_px, area_frac,
-        bbox, centroid, iou_prev, source, engine_ms), and ``error`` (None). A video that
+        bbox, centroid, iou_prev, source, confidence, engine_ms), and ``error`` (None). A video that
         failed has one row with its ``error`` ("ExceptionType: message") and no frame
         (``frame``, ``obj_id``, ``area_px`` are nullable Int64 for that reason); the other
         videos go on, and a warning names the failures. Rows follow the order of ``jobs``.

@@ -42,7 +42,8 @@ def to_document(state, video, engine_name: str, relative_to: Path | None = None)
         "objects": [{"id": o, "label": state.labels.get(o), "color": object_color(o)} for o in objects],
         "prompts": [_prompt_json(p, undo) for p, undo in zip(state.prompts, state.undo)],
         "pending": [[f, o] for f, o in state.pending],
-        "masks": [{"frame": f, "obj_id": o, "source": source, "counts": rle["counts"]} for f, o, rle, source in state.masks],
+        "masks": [{"frame": f, "obj_id": o, "source": source, "counts": rle["counts"], "confidence": state.confidence.get((f, o))}
+                  for f, o, rle, source in state.masks],
     }
 
 
@@ -66,7 +67,8 @@ def _prompt_json(p, undo) -> dict:
         before, after = undo
         out["undo"] = {
             "before": [
-                {"obj_id": o, "counts": None if was is None or was[0] is None else was[0]["counts"], "source": None if was is None else was[1]}
+                {"obj_id": o, "counts": None if was is None or was[0] is None else was[0]["counts"], "source": None if was is None else was[1],
+                 "confidence": _finite(None if was is None else was[2])}
                 for o, was in sorted(before.items())
             ],
             "after": [{"obj_id": o, "counts": None if rle is None else rle["counts"]} for o, rle in sorted(after.items())],
@@ -159,13 +161,16 @@ def to_state(doc: dict, height: int, width: int):
             raise SessionFileError(f"the session file is corrupt: {where} names frame {frame} / object {obj} (frames 0..{num_frames - 1}, ids >= 1).")
         return frame, obj
 
-    masks = []
+    masks, confidence = [], {}
     for i, m in enumerate(_field(doc, "masks", list, "the document")):
         frame, obj = frame_obj(m, f"masks[{i}]")
         source = _field(m, "source", str, f"masks[{i}]")
         if source not in SOURCES:
             raise SessionFileError(f"the session file is corrupt: masks[{i}].source is {source!r}, not one of {SOURCES}.")
         masks.append((frame, obj, rle(_field(m, "counts", str, f"masks[{i}]"), f"masks[{i}].counts"), source))
+        value = _confidence(m.get("confidence"), f"masks[{i}]")
+        if value is not None:
+            confidence[(frame, obj)] = value
 
     prompts, undo = [], []
     for i, p in enumerate(_field(doc, "prompts", list, "the document")):
@@ -208,7 +213,21 @@ def to_state(doc: dict, height: int, width: int):
         if not (isinstance(item, list) and len(item) == 2):
             raise SessionFileError(f"the session file is corrupt: pending[{i}] should be [frame, obj_id].")
         pending.append(frame_obj({"frame": item[0], "obj_id": item[1]}, f"pending[{i}]"))
-    return SessionState(prompts, masks, labels, pending, undo)
+    return SessionState(prompts, masks, labels, pending, undo, confidence)
+
+
+def _finite(value):
+    """A confidence for JSON: None where there is none (NaN is not JSON)."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _confidence(value, where):
+    """A stored confidence (a number in [0, 1] or null) as a float or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SessionFileError(f"the session file is corrupt: {where}.confidence is {value!r}, not a number in [0, 1] or null.")
+    return float(value)
 
 
 def _undo_entry(entry, where, rle):
@@ -220,7 +239,8 @@ def _undo_entry(entry, where, rle):
         obj, counts, source = _field(b, "obj_id", int, f"{where}.before[{i}]"), b.get("counts"), b.get("source")
         if source is not None and source not in SOURCES:
             raise SessionFileError(f"the session file is corrupt: {where}.before[{i}].source is {source!r}.")
-        before[obj] = None if counts is None and source is None else (None if counts is None else rle(counts, where), source)
+        confidence = _confidence(b.get("confidence"), f"{where}.before[{i}]")
+        before[obj] = None if counts is None and source is None else (None if counts is None else rle(counts, where), source, confidence)
     for i, a in enumerate(_field(entry, "after", list, where)):
         counts = a.get("counts")
         after[_field(a, "obj_id", int, f"{where}.after[{i}]")] = None if counts is None else rle(counts, where)
