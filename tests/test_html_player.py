@@ -15,11 +15,6 @@ from vseg_widgets.exports import html_player
 from vseg_widgets.exports.html_player import FORMAT, read_page_data
 from vseg_widgets.transport import decode_mask
 
-pytestmark = pytest.mark.skipif(
-    not all((html_player.STATIC / n).is_file() for n in html_player.BUNDLE_FILES),
-    reason="the player bundle is not built (npm ci --prefix js && npm run build --prefix js)",
-)
-
 T = 12
 
 

@@ -46,6 +46,11 @@ class Prompt:
     mask: np.ndarray | None = field(default=None, repr=False)
 
 
+# The columns of Segmenter.to_dataframe(), in order (also those of vw.batch.propagate's table).
+TABLE_COLUMNS = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source",
+                 "confidence", "engine_ms"]
+
+
 @dataclass
 class SessionState:
     """Everything of a Segmenter's work that a session file keeps (see
@@ -911,9 +916,7 @@ class Segmenter:
                         "engine_ms": self._engine_ms.get(frame, np.nan),
                     }
                 )
-        columns = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source",
-                   "confidence", "engine_ms"]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
     def confidence(self, obj_id: int) -> np.ndarray:
         """(T,) float64 confidence of ``obj_id``'s mask on every frame, in [0, 1]; NaN where

@@ -117,30 +117,37 @@ def jupyter_server(root: Path, home: Path, app: str = "lab", timeout: float = 12
         "JUPYTER_PLATFORM_DIRS": "1",
     }
     port = _free_port()
-    log_path = home / f"{app}.log"
+    command = [
+        sys.executable, "-m", module, "--no-browser", "--allow-root",  # CI runs as root
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=", "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+        f"--{app_class}.user_settings_dir={home / 'settings'}", f"--{app_class}.workspaces_dir={home / 'workspaces'}",
+    ]
+    with _serve(command, env, root, port, "/api/status", module, home / f"{app}.log", timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(command: list[str], env: dict, cwd, port: int, health: str, name: str, log_path: Path, timeout: float,
+           **popen) -> Iterator[str]:
+    """Run a web server ``command`` logging to ``log_path``; yield its URL once ``health``
+    answers 200, and stop it afterwards. A server that exits or is not up in ``timeout``
+    seconds raises, with the end of its log."""
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", module, "--no-browser", "--allow-root",  # CI runs as root
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-                "--IdentityProvider.token=", "--ServerApp.password=",
-                f"--ServerApp.root_dir={root}",
-                f"--{app_class}.user_settings_dir={home / 'settings'}", f"--{app_class}.workspaces_dir={home / 'workspaces'}",
-            ],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
-        )
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, **popen)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                    with urllib.request.urlopen(f"{url}{health}", timeout=2) as r:
                         if r.status == 200:
                             break
                 except OSError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{module} did not start; its log:\n{log_path.read_text()[-3000:]}")
+                    raise RuntimeError(f"{name} did not start; its log:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.3)
             yield url
         finally:
@@ -164,33 +171,11 @@ def marimo_server(app_file: Path, home: Path, timeout: float = 120) -> Iterator[
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
     port = _free_port()
-    log_path = home / "marimo.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marimo", "run", str(app_file), "--headless", "--host", "127.0.0.1",
-             "--port", str(port), "--no-token", "--no-sandbox"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=app_file.parent, stdin=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"marimo did not start; its log:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    command = [sys.executable, "-m", "marimo", "run", str(app_file), "--headless", "--host", "127.0.0.1",
+               "--port", str(port), "--no-token", "--no-sandbox"]
+    with _serve(command, env, app_file.parent, port, "/health", "marimo", home / "marimo.log", timeout,
+                stdin=subprocess.DEVNULL) as url:
+        yield url
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BatchOutputError, OutputPathError
+from ..persist.atomic import fsync_quietly
 
 FORMAT = "vseg_widgets.batch/1"
 RESULT = "result.json"
@@ -123,16 +124,7 @@ class ResultFolder:
 def _fsync_tree(folder: Path) -> None:
     """Flush every file under ``folder`` to disk before it is renamed into place."""
     for path in [*folder.rglob("*"), folder]:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_quietly(path)
 
 
 # -- tables as JSON, exactly -------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import warnings
 import pandas as pd
 
 from ..errors import BatchJobError
+from ..session import TABLE_COLUMNS
 from .engines import EngineSpec, engine_for, engine_spec
 from .jobs import Job, as_jobs
 from .output import ResultFolder, table_from_json, table_to_json
 from .runner import Task, on_worker, run_tasks
 
 MASK_FORMATS = ("png", "coco")
-TABLE_COLUMNS = ["frame", "time_s", "obj_id", "label", "area_px", "area_frac", "bbox", "centroid", "iou_prev", "source", "confidence", "engine_ms"]
 INT_COLUMNS = ("frame", "obj_id", "area_px")  # nullable (Int64): a failed video's row has none
 
 

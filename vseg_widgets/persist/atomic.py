@@ -84,9 +84,15 @@ def _fsync_file(path: Path) -> None:
 
 
 def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    """Make the rename itself durable (POSIX)."""
+    fsync_quietly(folder)
+
+
+def fsync_quietly(path: Path) -> None:
+    """Flush a file or folder to disk; a no-op where it cannot be opened (folders on some
+    systems) or flushed."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
