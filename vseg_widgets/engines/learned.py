@@ -171,7 +171,7 @@ class LearnedSession:
             if t != schedule["due"]:
                 return None
             refined, agreement = ({}, []) if t == start_frame else self._reanchor(t, masks)
-            schedule["gap"] = next_gap(schedule["gap"], agreement) if t != start_frame else schedule["gap"]
+            schedule["gap"] = next_gap(schedule["gap"], agreement)  # the start frame teaches nothing
             schedule["due"] = t + step * schedule["gap"]
             if 0 <= schedule["due"] < len(self.video):
                 self.embeddings.prefetch(schedule["due"])
