@@ -269,3 +269,36 @@ def test_a_reanchoring_answer_that_disagrees_with_the_tracked_mask_is_not_taken(
         seg.propagate("forward", progress=False)
     for t in range(len(clip)):
         np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
+
+
+class UnsureTruthModel(TruthModel):
+    """TruthModel whose answers to a tracked mask it rates at IoU ``score``."""
+
+    def __init__(self, video, answers, score: float):
+        super().__init__(video, answers)
+        self.score = score
+
+    def predict(self, embedding, image_size, **prompts):
+        pred = super().predict(embedding, image_size, **prompts)
+        return Prediction(pred.masks, np.array([self.score], np.float32), None)
+
+
+def test_a_reanchored_frame_is_as_sure_as_the_tracker_and_the_model_together(synthetic_video):
+    from vseg_widgets.engines.learned import REANCHOR_GAPS, judged_iou
+
+    video, gt = synthetic_video
+    first = REANCHOR_GAPS[1]
+    clip = np.stack([video[t] for t in range(first + 3)])
+    model = UnsureTruthModel(clip, lambda t: _cut(gt.get(t, 1)), score=0.85)  # agrees, but unsure
+    seg = vw.Segmenter(clip, engine=LearnedEngine(model))
+    seg.add_mask(0, 1, gt.get(0, 1))
+    seg.propagate("forward", progress=False)
+    assert model.boxes == [first]
+    tracker = seg._session.tracker.confidence(first)[1]
+    assert judged_iou(0.85) == pytest.approx(0.25)
+    assert seg.confidence(1)[first] == pytest.approx(np.sqrt(tracker * 0.25), rel=1e-5)
+    assert seg.confidence(1)[first] < min(seg.confidence(1)[first - 1], seg.confidence(1)[first + 1])
+    for t in (first - 1, first + 1):  # frames not re-anchored keep the tracker's confidence
+        assert seg.confidence(1)[t] == pytest.approx(seg._session.tracker.confidence(t)[1], rel=1e-5)
+    seg.add_mask(first, 1, gt.get(first, 1))  # a prompt there is judged by its prompt: sure
+    assert seg.confidence(1)[first] == pytest.approx(1.0)

@@ -73,6 +73,9 @@ class LearnedSession:
         self.embeddings = EmbeddingCache(self._embed, cache_bytes)
         # (frame, obj) -> (points, labels, box, logits) of the last answer, to feed back
         self._answers: dict[tuple[int, int], tuple] = {}
+        # (frame, obj) -> the model's judgement of the mask propagation put out there, where
+        # it re-anchored (:func:`judged_iou`)
+        self._judged: dict[tuple[int, int], float] = {}
         if hasattr(prompt_model, "load"):  # create onnxruntime's sessions while the person looks
             import threading
 
@@ -91,6 +94,7 @@ class LearnedSession:
     # -- prompts --------------------------------------------------------------------------
     def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
         key = (frame, obj_id)
+        self._judged.pop(key, None)  # a prompt's mask is judged by its prompt
         if points is None and box is None:
             self._answers.pop(key, None)
             return self.tracker.add_prompt(frame, obj_id, mask=mask)
@@ -104,8 +108,14 @@ class LearnedSession:
     def confidence(self, frame: int) -> dict[int, float]:
         """{obj_id: confidence} of the masks last returned for ``frame``: on a clicked frame
         the prompt model's predicted IoU, elsewhere the tracker's (:mod:`.classic.confidence`),
-        never above the predicted IoU of the prompt it was carried from."""
-        return self.tracker.confidence(frame)
+        never above the predicted IoU of the prompt it was carried from; on a re-anchored
+        frame, the geometric mean of the tracker's and the model's (:func:`judged_iou`)."""
+        out = self.tracker.confidence(frame)
+        for o, c in out.items():
+            judged = self._judged.get((frame, o))
+            if judged is not None:
+                out[o] = judged if not np.isfinite(c) else float(np.sqrt(c * judged))
+        return out
 
     def _answer(self, frame, obj_id, points, labels, box, mask) -> tuple[np.ndarray, float]:
         """The prompt model's (H, W) bool mask for all of (frame, obj_id)'s prompts, and its
@@ -168,9 +178,13 @@ class LearnedSession:
         schedule = {"gap": REANCHOR_GAPS[1], "due": start_frame}
 
         def refine(t: int, masks: dict) -> dict | None:
+            if t != start_frame:  # tracked anew by this pass: what was judged there is old
+                for o in masks:
+                    self._judged.pop((t, o), None)
             if t != schedule["due"]:
                 return None
-            refined, agreement = ({}, []) if t == start_frame else self._reanchor(t, masks)
+            refined, agreement, judged = ({}, [], {}) if t == start_frame else self._reanchor(t, masks)
+            self._judged.update({(t, o): c for o, c in judged.items()})
             schedule["gap"] = next_gap(schedule["gap"], agreement)  # the start frame teaches nothing
             schedule["due"] = t + step * schedule["gap"]
             if 0 <= schedule["due"] < len(self.video):
@@ -179,12 +193,13 @@ class LearnedSession:
 
         return self.tracker.propagate(start_frame, reverse, refine=refine)
 
-    def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], list[float]]:
+    def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], list[float], dict[int, float]]:
         """The prompt model's answer for each tracked mask of ``frame``, prompted with the
         mask's box and the mask itself, where it agrees with the mask (IoU at least
         :data:`REANCHOR_AGREEMENT`): a correction of its outline, not a jump to another
-        object. Returns ({obj: (H, W) bool}, the IoU of each answer with its tracked mask);
-        pixels of other objects stay theirs.
+        object. Returns ({obj: (H, W) bool}, the IoU of each answer with its tracked mask,
+        {obj: the model's judgement of what goes out, :func:`judged_iou`}); pixels of other
+        objects stay theirs.
 
         The tracker follows colour and motion, and its outline drifts where they are
         ambiguous; the model knows objects, and puts the outline back on this one's edges.
@@ -192,7 +207,7 @@ class LearnedSession:
         size = (self.video.height, self.video.width)
         embedding = self.embeddings.get(frame)
         to_logits = getattr(self.model, "mask_to_logits", None)
-        refined, agreement = {}, []
+        refined, agreement, judged = {}, [], {}
         for obj, mask in masks.items():
             if not mask.any():
                 continue
@@ -208,15 +223,18 @@ class LearnedSession:
             agreement.append(_overlap(answer, mask))
             if agreement[-1] >= REANCHOR_AGREEMENT:
                 refined[obj] = answer
-        return refined, agreement
+            judged[obj] = judged_iou(_predicted_iou(pred, pred.best))
+        return refined, agreement, judged
 
     def remove_object(self, obj_id: int) -> None:
         self.tracker.remove_object(obj_id)
         self._answers = {k: v for k, v in self._answers.items() if k[1] != obj_id}
+        self._judged = {k: v for k, v in self._judged.items() if k[1] != obj_id}
 
     def reset(self) -> None:
         self.tracker.reset()
         self._answers.clear()
+        self._judged.clear()
 
 
 # Re-anchoring (LearnedSession._reanchor). On the DAVIS dev sequences, the model's answer
@@ -244,6 +262,22 @@ def next_gap(gap: int, agreement: list[float]) -> int:
     if any(REANCHOR_AGREEMENT <= a < STEADY for a in agreement):
         return max(gap // 2, fewest)
     return gap
+
+
+# Where it re-anchors, the model also judges the mask that goes out: its predicted IoU for
+# the answer to the tracked mask's box and mask. On the re-anchored frames of the DAVIS dev
+# sequences (first-frame ground truth, 156 frames) it followed J better than the tracker's
+# confidence (Spearman 0.82 against 0.47), and the geometric mean of both told the frames
+# with J < 0.5 from the others best (AUC 0.945; the tracker's alone 0.916, the model's
+# 0.933). Right masks score 0.95 to 1, failed ones down to 0.84, hence the range.
+JUDGED_RANGE = (0.8, 1.0)  # predicted IoU mapped to a confidence of 0 .. 1
+
+
+def judged_iou(predicted: float) -> float:
+    """The model's predicted IoU of a re-anchoring answer as a confidence in [0, 1], mapped
+    linearly from :data:`JUDGED_RANGE`; NaN stays NaN (a model without scores)."""
+    lo, hi = JUDGED_RANGE
+    return predicted if not np.isfinite(predicted) else float(np.clip((predicted - lo) / (hi - lo), 0.0, 1.0))
 
 
 CONFIDENT_SHARE = 0.9  # candidates scored within 10% of the best count as confident
