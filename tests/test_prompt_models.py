@@ -163,10 +163,10 @@ def test_a_decoder_with_unexpected_output_shapes_is_refused(model, synthetic_vid
     video, _ = synthetic_video
     odd = OnnxSam(model.encoder_path, model.decoder_path)
     odd._encoder = _Outputs([np.zeros((1, 256, 32, 32), np.float32)])
-    odd._decoder = _Outputs([np.zeros((1, 1, 10, 10), np.float32), np.zeros((1, 1), np.float32), np.zeros((1, 1, 256, 256), np.float32)])
+    odd._decoder = _Outputs([np.zeros((1, 1), np.float32), np.zeros((1, 1, 64, 64), np.float32)])  # IoU, logits
     with pytest.raises(ModelOutputError, match=r"embedding of shape \(1, 256, 32, 32\)"):
         odd.embed(video[0])
-    with pytest.raises(ModelOutputError, match=r"returned masks \(1, 1, 10, 10\).*expected \(1, K, 240, 320\)"):
+    with pytest.raises(ModelOutputError, match=r"logits \(1, 1, 64, 64\); expected \(1, K\) and \(1, K, 256, 256\)"):
         odd.predict(np.zeros((1, 256, 64, 64), np.float32), (240, 320), points=np.array([[5, 5]], np.float32), labels=np.array([1]))
 
 

@@ -106,10 +106,13 @@ class OnnxSam:
         coords, point_labels = sam_points(points, labels, box, (h, w))
         has_mask = logits is not None
         mask_input = np.zeros((1, 1, LOW_RES, LOW_RES), np.float32) if not has_mask else np.asarray(logits, np.float32).reshape(1, 1, LOW_RES, LOW_RES)
-        outputs = ["masks", "iou_predictions", "low_res_masks"]
+        # The full-size masks are the low-resolution logits upscaled (:func:`upscale_logits`);
+        # OpenCV does that in about 1 ms, the graph in about 15% of the decoder's time, so
+        # the graph is not asked for them and skips those nodes.
+        outputs = ["iou_predictions", "low_res_masks"]
         if multimask and self._candidates:
             outputs += [CANDIDATE_MASKS, CANDIDATE_SCORES]
-        masks, iou, low, *candidates = self._decoder.run(
+        iou, low, *candidates = self._decoder.run(
             outputs,
             {
                 "image_embeddings": embedding,
@@ -121,24 +124,25 @@ class OnnxSam:
             },
         )
         if candidates:
-            masks, iou, low = self._multimask(*candidates, (h, w))
-        if masks.ndim != 4 or masks.shape[2:] != (h, w) or iou.shape[:2] != masks.shape[:2] or low.shape[2:] != (LOW_RES, LOW_RES):
+            iou, low = self._multimask(*candidates)
+        if low.ndim != 4 or low.shape[0] != 1 or low.shape[2:] != (LOW_RES, LOW_RES) or iou.shape != low.shape[:2]:
             raise ModelOutputError(
-                f"the decoder {self.decoder_path.name} returned masks {masks.shape}, IoU {iou.shape} and "
-                f"low-resolution logits {low.shape}; expected (1, K, {h}, {w}), (1, K) and (1, K, {LOW_RES}, "
-                f"{LOW_RES}). It is not SAM's standard ONNX decoder; export it with orig_im_size outputs."
+                f"the decoder {self.decoder_path.name} returned IoU {iou.shape} and low-resolution logits "
+                f"{low.shape}; expected (1, K) and (1, K, {LOW_RES}, {LOW_RES}). It is not SAM's standard "
+                "ONNX decoder; use a SAM / MobileSAM ONNX export."
             )
-        return Prediction(masks[0] > 0, iou[0].astype(np.float32), low[0].astype(np.float32))
+        masks = np.stack([upscale_logits(k, (h, w)) > 0 for k in low[0]])
+        return Prediction(masks, iou[0].astype(np.float32), low[0].astype(np.float32))
 
-    def _multimask(self, low: np.ndarray, iou: np.ndarray, image_size) -> tuple:
-        """SAM's multimask tokens 1-3 from the (1, 4, 256, 256) and (1, 4) candidate outputs."""
+    def _multimask(self, low: np.ndarray, iou: np.ndarray) -> tuple:
+        """SAM's multimask tokens 1-3 (IoU (1, 3), logits (1, 3, 256, 256)) from the
+        (1, 4, 256, 256) and (1, 4) candidate outputs."""
         if low.shape[:2] != (1, 4) or iou.shape != (1, 4):
             raise ModelOutputError(
                 f"the decoder {self.decoder_path.name} exposed candidates of shapes {low.shape} and {iou.shape}, "
                 "not SAM's four (1, 4, 256, 256) masks and (1, 4) IoUs; ask for a single mask (multimask=False)."
             )
-        low, iou = low[:, 1:], iou[:, 1:]
-        return np.stack([upscale_logits(k, image_size) for k in low[0]])[None], iou, low
+        return iou[:, 1:], low[:, 1:]
 
     def mask_to_logits(self, mask: np.ndarray) -> np.ndarray:
         """An (H, W) bool mask as this model's (256, 256) float32 mask input."""
