@@ -13,7 +13,8 @@ instead of starting over. A click on a frame that propagation already reached st
 the propagated mask (as SAM 2 does). During propagation, every few frames the model is
 asked again, with the tracked mask as its prompt, and corrects the mask's outline where it
 agrees with it (:meth:`LearnedSession._reanchor`), more often where it corrects more
-(:func:`next_gap`). The first click is ambiguous (the shirt or the
+(:func:`next_gap`); its predicted IoU there joins the tracker's confidence
+(:func:`judged_iou`). The first click is ambiguous (the shirt or the
 person?): the decoder's candidates are asked for, and the largest one it is confident in
 that is not the background is kept (:func:`whole_object`).
 """
