@@ -62,6 +62,7 @@ from .motion import motion_logit
 from .moving import independent_motion
 from .refine import GuidedFilter
 from .texture import PixelClassifier, warm_up
+from .timing import STAGES
 from .view import View, around, whole
 
 
@@ -314,7 +315,8 @@ class ClassicSession:
             view = self._view(self._conditioning[f][obj].astype(np.float32))
             mask = view.crop(self._conditioning[f][obj].astype(np.float32)) > 0.5
             model.add_keyframe(colour_index(view.crop(self.video[f])), mask, self._band(mask.sum()))
-        classifier = self._classifier(obj, frames[0]) if frames and self.config.texture_weight > 0 else None
+        with STAGES("learn"):
+            classifier = self._classifier(obj, frames[0]) if frames and self.config.texture_weight > 0 else None
         return Track(model, classifier=classifier)
 
     def _classifier(self, obj: int, frame: int) -> PixelClassifier:
@@ -368,43 +370,50 @@ class ClassicSession:
         ``trust`` the flow between them (:meth:`FlowField.between`).
         """
         cfg = self.config
-        soft_prev = view.crop(track.soft, cv2.INTER_AREA)
-        warped = FlowField.warp(soft_prev, coords)
-        band = self._band(track.area * view.scale**2)
-        k = 2 * band + 1
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
-        # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
-        # stands in: it only says "the object is near".
-        moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
-        prior = trust * warped + (1 - trust) * moved
-        prior = np.clip(prior, 0.01, 0.99)
-        colour = track.model.posterior(frame.index)
-        colour = np.clip(colour, 0.01, 0.99)
-        colour_logit = np.log(colour / (1 - colour))
-        if cfg.local_weight > 0:
-            self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
-        # Objects move continuously: nothing far outside the warped mask can be the object.
-        reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
-        texture = None
-        if track.classifier is not None and track.classifier.ready:
-            texture = track.classifier.logit(frame.lab, reach)
-            colour_logit += cfg.texture_weight * texture
-        logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
-        if cfg.motion_cue_weight > 0:
-            inside = warped > 0.5
-            near = cv2.dilate(inside.astype(np.uint8), disk) > 0
-            # Pulling in is for pixels the colours leave open, not for the plainly background.
-            allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
-            cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
-                               positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
-            if cue is not None:
-                logit += cfg.motion_cue_weight * cue
-        logit[~reach] = -8.0
-        prob = 1.0 / (1.0 + np.exp(-logit))
-        out = self._filter(frame)(prob.astype(np.float32))
-        out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
-        out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
-        track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
+        with STAGES("flow"):
+            soft_prev = view.crop(track.soft, cv2.INTER_AREA)
+            warped = FlowField.warp(soft_prev, coords)
+        with STAGES("fusion"):
+            band = self._band(track.area * view.scale**2)
+            k = 2 * band + 1
+            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
+            # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
+            # stands in: it only says "the object is near".
+            moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
+            prior = trust * warped + (1 - trust) * moved
+            prior = np.clip(prior, 0.01, 0.99)
+        with STAGES("appearance"):
+            colour = track.model.posterior(frame.index)
+            colour = np.clip(colour, 0.01, 0.99)
+            colour_logit = np.log(colour / (1 - colour))
+            if cfg.local_weight > 0:
+                self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
+        with STAGES("texture"):
+            # Objects move continuously: nothing far outside the warped mask can be the object.
+            reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
+            texture = None
+            if track.classifier is not None and track.classifier.ready:
+                texture = track.classifier.logit(frame.lab, reach)
+                colour_logit += cfg.texture_weight * texture
+            logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
+        with STAGES("motion"):
+            if cfg.motion_cue_weight > 0:
+                inside = warped > 0.5
+                near = cv2.dilate(inside.astype(np.uint8), disk) > 0
+                # Pulling in is for pixels the colours leave open, not for the plainly background.
+                allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
+                cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
+                                   positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
+                if cue is not None:
+                    logit += cfg.motion_cue_weight * cue
+        with STAGES("refine"):
+            logit[~reach] = -8.0
+            prob = 1.0 / (1.0 + np.exp(-logit))
+            out = self._filter(frame)(prob.astype(np.float32))
+            out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+            out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
+        with STAGES("confidence"):
+            track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
         return out
 
     def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
@@ -513,10 +522,14 @@ class ClassicSession:
 
         Returns the (H, W) float32 prediction, the current frame prepared for the view, and the view.
         """
-        view = self._view(track.soft)
-        frame, prev = self._prepare(image, view), self._prepare(prev_image, view)
-        coords, trust = self.flow.between(prev.gray, frame.gray)
-        return view.paste(self._predict(track, frame, prev, view, coords, trust), self.full_size), frame, view
+        with STAGES("prepare"):
+            view = self._view(track.soft)
+            frame, prev = self._prepare(image, view), self._prepare(prev_image, view)
+        with STAGES("flow"):
+            coords, trust = self.flow.between(prev.gray, frame.gray)
+        out = self._predict(track, frame, prev, view, coords, trust)
+        with STAGES("fusion"):
+            return view.paste(out, self.full_size), frame, view
 
     def _add_lines(self, tracks: dict[int, Track], masks: dict[int, np.ndarray], cond: dict, image: np.ndarray) -> None:
         """Follow each tracked object's thin lines onto ``image`` and draw them into its
@@ -627,8 +640,10 @@ class ClassicSession:
         prev_image: np.ndarray | None = None
         prev_hist: np.ndarray | None = None
         for t in range(start_frame, stop, step):
-            image = self.video[t]
-            hist = colour_histogram(self.search_view.crop(image))
+            with STAGES("decode"):
+                image = self.video[t]
+            with STAGES("prepare"):
+                hist = colour_histogram(self.search_view.crop(image))
             search: Frame | None = None  # the whole frame, prepared only when needed
             cond = self._conditioning.get(t, {})
             cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
@@ -656,9 +671,10 @@ class ClassicSession:
                 visible = (s > 0.5).sum() >= max(4.0, self.config.lost_fraction * tr.area)
                 check = tr.mover is None or (tr.mover and (t - start_frame) % self.config.drift_every == 0)
                 if visible and check and prev_image is not None and self.config.found_motion > 0:
-                    residual = independent_motion(image, prev_image) if residual is None else residual
-                    if self._drifted(tr, s > 0.5, residual):
-                        drifted.append(o)
+                    with STAGES("motion"):
+                        residual = independent_motion(image, prev_image) if residual is None else residual
+                        if self._drifted(tr, s > 0.5, residual):
+                            drifted.append(o)
                 if not visible:
                     soft.pop(o)
                     tr.soft = None  # lost: empty until found again
@@ -668,22 +684,27 @@ class ClassicSession:
                         search = search or self._prepare(image, self.search_view)
                         views[o] = (search, self.search_view)
                     frame, view = views[o]
-                    self._set(tr, s, frame.index, view)
+                    with STAGES("appearance"):
+                        self._set(tr, s, frame.index, view)
             # Search for lost objects (not on the first frame of a pass, nothing moved yet), and
             # for drifted ones away from their masks: one that has merely stopped moving is
             # not found moving elsewhere, and keeps its mask.
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft] + drifted
             found = []
             if prev_image is not None and lost:
-                search = search or self._prepare(image, self.search_view)
-                if self.config.found_motion > 0 and residual is None:
-                    residual = independent_motion(image, prev_image)
-                found = self._search(lost, tracks, soft, image, search, residual)
+                with STAGES("search"):
+                    search = search or self._prepare(image, self.search_view)
+                    if self.config.found_motion > 0 and residual is None:
+                        residual = independent_motion(image, prev_image)
+                    found = self._search(lost, tracks, soft, image, search, residual)
             masks = self._output(tracks, soft, cond)
             if refine is not None:
-                self._take_refined(tracks, masks, refine(t, masks), cond)
-            self._add_lines(tracks, masks, cond, image)
+                with STAGES("re-anchor"):
+                    self._take_refined(tracks, masks, refine(t, masks), cond)
+            with STAGES("lines"):
+                self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
-            self._confidence[t] = judge.frame(t, masks, tracks, cond, earlier, cut=cut, found=found)
+            with STAGES("confidence"):
+                self._confidence[t] = judge.frame(t, masks, tracks, cond, earlier, cut=cut, found=found)
             yield t, masks
             prev_image, prev_hist = image, hist
