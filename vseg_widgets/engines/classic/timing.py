@@ -17,6 +17,7 @@ class Stages:
 
     def __init__(self):
         self.enabled = False
+        self.clock = time.perf_counter  # wall clock; time.thread_time to count CPU time only
         self.seconds: dict[str, float] = {}
 
     def reset(self) -> None:
@@ -27,11 +28,11 @@ class Stages:
         if not self.enabled:
             yield
             return
-        start = time.perf_counter()
+        start = self.clock()
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - start
 
 
 #: The tracker's stages (one process-wide set: propagations are timed one at a time).
