@@ -15,9 +15,17 @@ Measures, and writes to benchmarks/results/classic.md and classic.json:
   is also done on frames 15, 30 and 45 (CLICK_FRAMES), and NoC@85 over all 40 is reported
   beside it. Every click's latency (the engine's ``add_prompt``) at 854x480, over all
   clicked frames: median and p95.
-- **Speed**: propagation frames/s for 1 object (the quality runs) and for 3 objects (the
-  ground-truth object plus two background regions, on the first frames of three sequences).
-  Times include decoding the JPEG frames.
+- **Speed against a plain warp**: on each sequence, right after the engine's run, the
+  plainest propagation there is: the first-frame ground truth pulled frame after frame
+  along OpenCV DIS optical flow (MEDIUM preset, full resolution 854x480, backward flow,
+  ``cv2.remap``, threshold 0.5). The engine's frames/s divided by the warp's is the figure
+  that means the same on every machine (issue 15). Both times include decoding the JPEG
+  frames, the same way (a fresh :func:`vw.datasets.load_davis`, frames decoded as read).
+- **Objects**: time per frame for 1, 3 and 10 objects (the ground-truth object plus 0, 2
+  or 9 background regions, on the first frames of three sequences, the same frames for
+  each count), and the ratios t(3)/t(1), t(10)/t(1); with it, where a frame's
+  milliseconds go, stage by stage (:mod:`vseg_widgets.engines.classic.timing`), written
+  to classic_profile.md.
 - **Memory**: resident set size after 100 and after 2,000 frames of a long 854x480
   synthetic video propagated through a :class:`vseg_widgets.Segmenter`.
 
@@ -72,26 +80,82 @@ def propagate_sequence(root, name: str) -> dict:
     return {"J": float(np.mean(j)), "F": float(np.mean(f)), "frames": len(video), "fps": len(video) / seconds}
 
 
-def speed_three_objects(root, names: list[str], frames: int = 50) -> float:
-    """Frames/s with three objects: the GT object and two background boxes that do not touch it."""
-    total_frames, total_s = 0, 0.0
+def warp_sequence(root, name: str) -> dict:
+    """The plain DIS warp of the first-frame GT (see the module docstring): frames/s and J."""
+    jaccard, _ = metrics()
+    video, gt = vw.datasets.load_davis(root, name)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    grid = None
+    preds = {}
+    start = time.perf_counter()
+    mask = gt.get(0, 1)
+    prev = cv2.cvtColor(video[0], cv2.COLOR_RGB2GRAY)
+    preds[0] = mask
+    for t in range(1, len(video)):
+        gray = cv2.cvtColor(video[t], cv2.COLOR_RGB2GRAY)
+        if grid is None:
+            h, w = gray.shape
+            grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+        coords = grid + dis.calc(gray, prev, None)  # backward: where each current pixel was
+        mask = cv2.remap(mask.astype(np.float32), coords[..., 0], coords[..., 1], cv2.INTER_LINEAR) > 0.5
+        preds[t] = mask
+        prev = gray
+    seconds = time.perf_counter() - start
+    j = [jaccard(preds[t], gt.get(t, 1), gt.void(t)) for t in range(1, len(video) - 1)]
+    return {"fps": len(video) / seconds, "J": float(np.mean(j))}
+
+
+#: Background boxes (x0, y0 as fractions of the frame, 0.2 x 0.2 each, none overlapping);
+#: the first two are the 3-object run's of earlier versions of this benchmark.
+BOXES = [(0.05, 0.05), (0.7, 0.05), (0.05, 0.75), (0.7, 0.75), (0.375, 0.05), (0.375, 0.75),
+         (0.05, 0.4), (0.7, 0.4), (0.375, 0.4)]
+
+
+def speed_objects(root, names: list[str], counts=(1, 3, 10), frames: int = 50) -> dict:
+    """Seconds per frame, and seconds per frame by stage, for each object count in ``counts``.
+
+    The objects: the GT object and ``n - 1`` background boxes (:data:`BOXES`, less the
+    object's pixels), on the first ``frames`` frames of each sequence; every count runs on
+    the same frames, one after the other per sequence (so machine load hits them alike).
+    Stage times come from :data:`vseg_widgets.engines.classic.timing.STAGES`; a frame's
+    time not claimed by any stage is "other".
+    """
+    from vseg_widgets.engines.classic.timing import STAGES
+
+    total_s = {n: 0.0 for n in counts}
+    stages = {n: {} for n in counts}
+    total_frames = 0
     for name in names:
-        video, gt = vw.datasets.load_davis(root, name)
-        h, w = video.height, video.width
-        session = ClassicEngine().init_session(video)
-        obj = gt.get(0, 1)
-        session.add_prompt(0, 1, mask=obj)
-        for k, (x0, y0) in enumerate([(0.05, 0.05), (0.7, 0.05)], start=2):
-            box = np.zeros((h, w), bool)
-            box[int(y0 * h) : int((y0 + 0.2) * h), int(x0 * w) : int((x0 + 0.2) * w)] = True
-            session.add_prompt(0, k, mask=box & ~obj)
-        start = time.perf_counter()
-        for t, _ in session.propagate(0):
-            if t + 1 >= min(frames, len(video)):
-                break
-        total_s += time.perf_counter() - start
+        for n in counts:
+            video, gt = vw.datasets.load_davis(root, name)
+            h, w = video.height, video.width
+            session = ClassicEngine().init_session(video)
+            obj = gt.get(0, 1)
+            session.add_prompt(0, 1, mask=obj)
+            for k, (x0, y0) in enumerate(BOXES[: n - 1], start=2):
+                box = np.zeros((h, w), bool)
+                box[int(y0 * h) : int((y0 + 0.2) * h), int(x0 * w) : int((x0 + 0.2) * w)] = True
+                session.add_prompt(0, k, mask=box & ~obj)
+            STAGES.reset()
+            STAGES.enabled = True
+            start = time.perf_counter()
+            try:
+                for t, _ in session.propagate(0):
+                    if t + 1 >= min(frames, len(video)):
+                        break
+            finally:
+                STAGES.enabled = False
+            seconds = time.perf_counter() - start
+            total_s[n] += seconds
+            for stage, v in STAGES.seconds.items():
+                stages[n][stage] = stages[n].get(stage, 0.0) + v
+            stages[n]["other"] = stages[n].get("other", 0.0) + seconds - sum(STAGES.seconds.values())
         total_frames += min(frames, len(video))
-    return total_frames / total_s
+    return {
+        "frames": total_frames,
+        "ms_per_frame": {str(n): 1000 * total_s[n] / total_frames for n in counts},
+        "stages_ms_per_frame": {str(n): {k: 1000 * v / total_frames for k, v in stages[n].items()} for n in counts},
+    }
 
 
 # -- clicks -----------------------------------------------------------------------------
@@ -192,20 +256,25 @@ def write_report(result: dict, out: Path) -> None:
         "Clicks: standard clicker on frame 0, at most 20 clicks (NoC@85 and NoC@90); the last",
         f"column is NoC@85 on frames {', '.join(map(str, CLICK_FRAMES))} (a steadier estimate).",
         "",
-        "| sequence | frames | J | F | J&F | NoC@85 | NoC@90 | frames/s | NoC@85 per clicked frame |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "The warp columns: the plain DIS warp of the same sequence, same run (frames/s, its J), and",
+        "the engine's frames/s divided by the warp's (both include decoding the frames).",
+        "",
+        "| sequence | frames | J | F | J&F | NoC@85 | NoC@90 | frames/s | warp frames/s | warp J | ratio to warp | NoC@85 per clicked frame |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in rows.items():
         per_frame = " / ".join(str(v) for v in r.get("NoC@85_frames", {}).values())
         lines.append(
             f"| {name} | {r['frames']} | {r['J']:.3f} | {r['F']:.3f} | {(r['J'] + r['F']) / 2:.3f} | "
-            f"{r.get('NoC@85', float('nan'))} | {r.get('NoC@90', float('nan'))} | {r['fps']:.1f} | {per_frame} |"
+            f"{r.get('NoC@85', float('nan'))} | {r.get('NoC@90', float('nan'))} | {r['fps']:.1f} | "
+            f"{r['warp_fps']:.1f} | {r['warp_J']:.3f} | {r['ratio_to_warp']:.2f} | {per_frame} |"
         )
     m = result["mean"]
     every = m.get("NoC@85_all_frames", {"mean": float("nan"), "count": 0})
     lines.append(
         f"| **mean** | {m['frames']} | **{m['J']:.3f}** | **{m['F']:.3f}** | **{m['J&F']:.3f}** | "
         f"**{m.get('NoC@85', float('nan')):.2f}** | **{m.get('NoC@90', float('nan')):.2f}** | {m['fps']:.1f} | "
+        f"{m['warp_fps']:.1f} | {m['warp_J']:.3f} | **{m['ratio_to_warp_median']:.2f}** (median) | "
         f"**{every['mean']:.2f}** ({every['count']} frames) |"
     )
     s = result["speed"]
@@ -215,7 +284,15 @@ def write_report(result: dict, out: Path) -> None:
         "|---|---:|",
         f"| propagation, 1 object, 854x480 (all frames above) | {s['fps_1_object']:.1f} frames/s |",
         f"| propagation, 3 objects, 854x480 | {s['fps_3_objects']:.1f} frames/s |",
+        f"| ratio to the plain DIS warp, 1 object, median over sequences | {m['ratio_to_warp_median']:.2f} |",
     ]
+    objects = s["objects"]
+    ms = objects["ms_per_frame"]
+    for n, v in ms.items():
+        lines.append(f"| time per frame, {n} object{'s' if n != '1' else ''} ({objects['frames']} frames) | {v:.0f} ms |")
+    for n in ms:
+        if n != "1":
+            lines.append(f"| t({n}) / t(1) | {ms[n] / ms['1']:.2f} |")
     if "click_latency_ms" in s:
         c = s["click_latency_ms"]
         lines.append(f"| click latency, 854x480, median / p95 ({c['count']} clicks) | {c['p50']:.0f} / {c['p95']:.0f} ms |")
@@ -231,6 +308,42 @@ def write_report(result: dict, out: Path) -> None:
         "",
     ]
     (out / "classic.md").write_text("\n".join(lines))
+    (out / "classic_profile.md").write_text(profile_report(result))
+
+
+#: Stage order of the profile table (:mod:`vseg_widgets.engines.classic.timing`).
+STAGE_ORDER = ["learn", "decode", "prepare", "flow", "appearance", "texture", "motion", "fusion", "refine",
+               "confidence", "lines", "search", "re-anchor", "other"]
+
+
+def profile_report(result: dict) -> str:
+    """Markdown: ms per frame by stage, per object count, of this run's object runs."""
+    objects = result["speed"]["objects"]
+    counts = list(objects["ms_per_frame"])
+    stages = objects["stages_ms_per_frame"]
+    names = [k for k in STAGE_ORDER if any(k in stages[n] for n in counts)]
+    names += sorted({k for n in counts for k in stages[n]} - set(names))
+    lines = [
+        "# Classic engine: where a frame's milliseconds go",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}; {result['date']}",
+        "",
+        f"The object runs of classic.md ({objects['frames']} frames: the first frames of "
+        f"{', '.join(result['speed']['object_sequences'])}), 854x480, timed stage by stage "
+        "(wall clock, vseg_widgets/engines/classic/timing.py); 'other' is what no stage claims.",
+        "Stages: learn (the texture classifier, fitted once per object on the first frame), decode (JPEG), prepare (crops, grey, colour bins, Lab, the cut histogram), flow (DIS, ",
+        "trust, warping the masks), appearance (colour models, local colour models), texture (the ",
+        "classifier), motion (moves-like-the-background cue, camera-motion fits), fusion (priors, ",
+        "log-odds, pasting), refine (guided filter, detached blobs), confidence, lines, search (lost objects).",
+        "",
+        "| stage | " + " | ".join(f"{n} object{'s' if n != '1' else ''}, ms" for n in counts) + " |",
+        "|---|" + "---:|" * len(counts),
+    ]
+    for k in names:
+        lines.append(f"| {k} | " + " | ".join(f"{stages[n].get(k, 0.0):.1f}" for n in counts) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{objects['ms_per_frame'][n]:.1f}**" for n in counts) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> dict:
@@ -254,6 +367,8 @@ def main(argv=None) -> dict:
     rows, latencies = {}, []
     for name in names:
         row = propagate_sequence(root, name)
+        warp = warp_sequence(root, name)
+        row.update(warp_fps=warp["fps"], warp_J=warp["J"], ratio_to_warp=row["fps"] / warp["fps"])
         if not args.no_clicks:
             clicks = click_sequence(root, name)
             latencies += clicks.pop("latency_ms")
@@ -266,14 +381,23 @@ def main(argv=None) -> dict:
                     row["NoC@85_frames"][frame] = more["NoC@85"]
         rows[name] = row
         print(f"{name:16s} J {row['J']:.3f} F {row['F']:.3f} NoC@85 {row.get('NoC@85', '-')} NoC@90 "
-              f"{row.get('NoC@90', '-')} {row['fps']:.1f} frames/s", flush=True)
+              f"{row.get('NoC@90', '-')} {row['fps']:.1f} frames/s, warp {row['warp_fps']:.1f} (ratio "
+              f"{row['ratio_to_warp']:.2f})", flush=True)
 
     frames = sum(r["frames"] for r in rows.values())
     seconds = sum(r["frames"] / r["fps"] for r in rows.values())
     mean = {"J": float(np.mean([r["J"] for r in rows.values()])), "F": float(np.mean([r["F"] for r in rows.values()])),
             "frames": frames, "fps": frames / seconds}
     mean["J&F"] = (mean["J"] + mean["F"]) / 2
-    speed = {"fps_1_object": frames / seconds, "fps_3_objects": speed_three_objects(root, names[:3])}
+    mean["warp_fps"] = frames / sum(r["frames"] / r["warp_fps"] for r in rows.values())
+    mean["warp_J"] = float(np.mean([r["warp_J"] for r in rows.values()]))
+    mean["ratio_to_warp_median"] = float(np.median([r["ratio_to_warp"] for r in rows.values()]))
+    objects = speed_objects(root, names[:3])
+    speed = {"fps_1_object": frames / seconds, "fps_3_objects": 1000 / objects["ms_per_frame"]["3"],
+             "objects": objects, "object_sequences": names[:3]}
+    ms = objects["ms_per_frame"]
+    print("ms per frame by object count: " + ", ".join(f"{n}: {v:.0f}" for n, v in ms.items())
+          + f"; t(3)/t(1) {ms['3'] / ms['1']:.2f}, t(10)/t(1) {ms['10'] / ms['1']:.2f}", flush=True)
     if not args.no_clicks:
         mean["NoC@85"] = float(np.mean([r["NoC@85"] for r in rows.values()]))
         mean["NoC@90"] = float(np.mean([r["NoC@90"] for r in rows.values()]))

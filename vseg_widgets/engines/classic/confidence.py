@@ -72,7 +72,7 @@ class Evidence:
     similarity: float  # Bhattacharyya coefficient of the mask's colours with the keyframe's
 
 
-def evidence(out: np.ndarray, warped: np.ndarray, trust: np.ndarray, texture: np.ndarray | None,
+def evidence(out: np.ndarray, warped: np.ndarray, trust: np.ndarray, texture,
              index: np.ndarray, model, band: int) -> Evidence:
     """The evidence of one prediction step, in the object's view.
 
@@ -80,7 +80,8 @@ def evidence(out: np.ndarray, warped: np.ndarray, trust: np.ndarray, texture: np
         out: (h, w) float32 new soft mask, in [0, 1].
         warped: (h, w) float32 previous soft mask carried by the flow.
         trust: (h, w) float32 forward-backward agreement of that flow, in [0, 1].
-        texture: (h, w) float32 log-odds of the texture classifier, or None (no classifier).
+        texture: (h, w) float32 log-odds of the texture classifier, or None (no classifier),
+            or the tracker's :class:`.texture.TextureScores`, computed here on the band read.
         index: (h, w) int32 colour bins of the frame (:func:`.appearance.colour_index`).
         model: the object's :class:`.appearance.ColourModel`.
         band: width (px) of the ring around the mask that matters (the tracker's reach).
@@ -98,6 +99,9 @@ def evidence(out: np.ndarray, warped: np.ndarray, trust: np.ndarray, texture: np
     certain = float(np.count_nonzero((p < 0.1) | (p > 0.9)) / p.size) if p.size else nan
     agree = nan
     if texture is not None and p.size:
+        if hasattr(texture, "at"):  # log-odds computed on demand: make sure of the band's
+            texture.at(ring)
+            texture = texture.logit
         agree = float(np.count_nonzero((texture[ring] > 0) == mask[ring]) / p.size)
     either = mask | prev
     both = np.count_nonzero(mask & prev)

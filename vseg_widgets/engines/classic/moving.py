@@ -59,8 +59,24 @@ def independent_motion(image: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
     gray = [cv2.cvtColor(cv2.resize(f, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY) for f in (image, neighbour)]
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(gray[0], gray[1], None)
     grid = np.stack(np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32)), -1)
+    return camera_residual(grid, grid + flow, scale, (h, w))
+
+
+def camera_residual(grid: np.ndarray, target: np.ndarray, scale: float, full_size: tuple[int, int]) -> np.ndarray:
+    """The whole frame's motion unlike the camera, from its flow at a reduced resolution.
+
+    Args:
+        grid: (h, w, 2) float32 pixel coordinates (x, y) at the flow's resolution.
+        target: (h, w, 2) float32, where each pixel goes (or comes from) in the other frame.
+        scale: flow pixels per full-resolution pixel.
+        full_size: (H, W) of the frame.
+
+    Returns:
+        (H, W) float32 residual motion in full-resolution pixels (zeros for a flat frame).
+    """
+    h, w = full_size
     # The object being the minority, the whole frame stands for the background.
-    residual = residual_motion(grid, grid + flow, np.arange(grid.shape[0] * grid.shape[1]))
+    residual = residual_motion(grid, target, np.arange(grid.shape[0] * grid.shape[1]))
     if residual is None:  # a flat frame: no motion to speak of
         return np.zeros((h, w), np.float32)
     return cv2.resize(residual / scale, (w, h), interpolation=cv2.INTER_LINEAR)

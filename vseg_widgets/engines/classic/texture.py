@@ -70,15 +70,16 @@ def features(lab: np.ndarray) -> np.ndarray:
     return out
 
 
-def box_around(where: np.ndarray) -> tuple[slice, slice] | None:
-    """The rows and columns of (h, w) bool ``where``'s bounding box grown by MARGIN (clipped):
-    the crop whose :func:`features` are exact over ``where``; None when it is empty."""
+def box_around(where: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
+    """The rows and columns of (h, w) bool ``where``'s bounding box grown by ``margin`` px
+    (clipped); with the default, the crop whose :func:`features` are exact over ``where``.
+    None when ``where`` is empty."""
     rows, cols = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
     if len(rows) == 0:
         return None
     h, w = where.shape
-    return (slice(max(0, rows[0] - MARGIN), min(h, rows[-1] + 1 + MARGIN)),
-            slice(max(0, cols[0] - MARGIN), min(w, cols[-1] + 1 + MARGIN)))
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))
 
 
 class PixelClassifier:
@@ -139,14 +140,47 @@ class PixelClassifier:
     def logit(self, lab: np.ndarray, where: np.ndarray) -> np.ndarray:
         """(h, w) float32 log-odds for the object, from (h, w, 3) float32 Lab ``lab``, at the
         (h, w) bool pixels ``where`` (0 elsewhere); clipped to +-CLIP."""
-        out = np.zeros(where.shape, np.float32)
-        crop = box_around(where)
-        if crop is None or self.layers is None:
-            return out
-        z = (features(lab[crop])[where[crop]] - self.mean) / self.scale
+        scores = TextureScores(self, lab, where)
+        scores.at(where)
+        return scores.logit
+
+    def score(self, feats: np.ndarray) -> np.ndarray:
+        """(n, CHANNELS) float32 :func:`features` -> (n,) float32 log-odds, clipped to +-CLIP."""
+        z = (feats - self.mean) / self.scale
         for k, (weights, bias) in enumerate(self.layers):
             z = cv2.gemm(z, weights, 1.0, None, 0.0) + bias
             if k < len(self.layers) - 1:
                 z = np.maximum(z, 0.0)  # ReLU between the layers
-        out[where] = np.clip(z[:, 0], -CLIP, CLIP)
-        return out
+        return np.clip(z[:, 0], -CLIP, CLIP)
+
+
+class TextureScores:
+    """A classifier's log-odds on one frame, computed on demand: the features once, on the
+    box around ``region`` ((h, w) bool), the net only on the pixels asked for (:meth:`at`).
+
+    The tracker asks first where the other evidence leaves the decision open, then on the
+    contour band its confidence reads (:mod:`.confidence`): the net's cost follows those
+    pixels, not the object's area.
+
+    Attributes:
+        logit: (h, w) float32 log-odds where computed, 0 elsewhere.
+    """
+
+    def __init__(self, classifier: PixelClassifier, lab: np.ndarray, region: np.ndarray):
+        self.classifier = classifier
+        self.region = region
+        self.logit = np.zeros(region.shape, np.float32)
+        self._done = np.zeros(region.shape, bool)
+        self._crop = box_around(region) if classifier.ready else None
+        self._feats = None if self._crop is None else features(lab[self._crop])
+
+    def at(self, where: np.ndarray) -> None:
+        """Compute the log-odds at (h, w) bool ``where`` (only within ``region``, where the
+        features are exact; each pixel once)."""
+        if self._crop is None:
+            return
+        todo = (where & self.region & ~self._done)[self._crop]
+        if not todo.any():
+            return
+        self.logit[self._crop][todo] = self.classifier.score(self._feats[todo])
+        self._done[self._crop] |= todo

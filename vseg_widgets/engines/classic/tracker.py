@@ -1,18 +1,22 @@
 """Propagation of object masks through a video: motion prior + online colour model + edge snapping.
 
-Each step, for every tracked object, in the object's own *view* (:mod:`.view`): a crop
-around where it was, at full resolution for small objects and scaled down to a fixed pixel
-budget for large ones:
+Each step first does what every object shares (:mod:`.shared`): the whole frame's DIS
+optical flow back to the previous frame, and its forward-backward trust, once, at the work
+resolution; the camera's motion comes from the same flow. Then, for every tracked object,
+in the object's own *view* (:mod:`.view`): a crop around where it was, at full resolution
+for small objects and scaled down to a fixed pixel budget for large ones:
 
 1. **Motion prior.** The previous frame's soft mask is pulled onto the current frame along
-   DIS optical flow (:mod:`.flow`). Where forward and backward flow disagree (occlusions,
-   fast limbs) the warp is not believed, and the prior there is replaced by a blurred one
-   that only says "the object is near".
+   the flow, resampled into the view (an object too small for the work resolution gets a
+   flow of its own view instead, :attr:`TrackerConfig.own_flow_area`). Where forward and
+   backward flow disagree (occlusions, fast limbs) the warp is not believed, and the prior
+   there is replaced by a blurred one that only says "the object is near".
 2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour);
    near the contour, where it is unsure, local per-window models fitted on the previous
    frame (:mod:`.local`, Video SnapCut's idea) tell the object from its nearby background.
    A small classifier learned on the prompt from colour *and texture* (:mod:`.texture`)
-   adds its say, for where the colours are shared but the texture is not.
+   adds its say, for where the colours are shared but the texture is not; it is asked only
+   where the other cues leave the decision open (:attr:`TrackerConfig.texture_band`).
 3. **Moving like the background.** Where the object moves differently from its
    surroundings, pixels whose flow follows the background's (affine) motion are pushed
    out (:mod:`.motion`): this is what keeps look-alike background (same colours) away.
@@ -21,7 +25,8 @@ budget for large ones:
    brings back parts of the object the warp lost.
 4. **Fusion.** All are added as log-odds; pixels far outside the warped mask are ruled out
    (objects move continuously between frames).
-5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges;
+5. **Edges.** A colour-guided filter (:mod:`.refine`) snaps the probability to image edges
+   (computed only around the pixels within reach, :meth:`ClassicSession._edges`);
    small blobs detached from the object's main part are dropped (:func:`drop_detached`).
 6. **Objects compete.** Each pixel goes to the most probable object, if any is above 0.5.
 7. **Thin lines.** Long straight parts a few pixels wide (kite lines), which no view
@@ -61,8 +66,13 @@ from .local import LocalColour, lab_float
 from .motion import motion_logit
 from .moving import independent_motion
 from .refine import GuidedFilter
-from .texture import PixelClassifier, warm_up
+from .shared import SharedFlow
+from .texture import PixelClassifier, TextureScores, box_around, warm_up
+from .timing import STAGES
 from .view import View, around, whole
+
+
+OUT_OF_REACH = -8.0  # log-odds of the pixels too far from the warped mask to be the object
 
 
 @dataclass(frozen=True)
@@ -75,12 +85,27 @@ class TrackerConfig:
     view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
-    flow_finest_scale: int = 0  # the flow that carries the masks: down to the view's own resolution
+    # The flow is computed once per frame, for the whole frame at the work resolution
+    # (:mod:`.shared`), and cropped into every object's view.
+    flow_finest_scale: int = 0  # the flow that carries the masks: down to the work resolution
     check_finest_scale: int = 1  # the one that only checks it: a level coarser (:class:`.flow.FlowField`)
+    # DIS settings of the flow that carries the masks, in place of its preset's (None: the
+    # preset's: 3, 25, 5). These cost a third of the preset's time at finest scale 0; one
+    # level coarser instead (finest scale 1) cost 0.02 J&F on the DAVIS dev sequences.
+    flow_patch_stride: int | None = 4
+    flow_descent_iterations: int | None = 12
+    flow_refinement_iterations: int | None = 2
+    # An object smaller than this (full-resolution px) is a few flow patches wide at the work
+    # resolution: it gets a flow of its own, in its view at the view's resolution (with the
+    # presets' settings), as every object did before the flow was shared.
+    own_flow_area: float = 10000.0
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
     texture_weight: float = 0.3  # weight of the colour-and-texture classifier's log-odds (:mod:`.texture`; 0: off)
+    # ... which is computed only where the other evidence's log-odds are within +-this (its
+    # own say is at most 0.3 x 6: beyond, it moves a probability by about 1% at most)
+    texture_band: float = 6.0
     reach: float = 0.12  # how far (x sqrt(area)) a mask may grow beyond its warped self
     guided_radius: int = 3
     guided_eps: float = 2e-3
@@ -107,7 +132,7 @@ class TrackerConfig:
     # found_motion and this x the frame's typical one (an object: on the first frame it is tracked)
     drift_ratio: float = 2.0  # such an object whose mask moves less than this x the frame's typical
     # residual (+0.5 px) may have been dragged onto the background: it is searched for elsewhere
-    drift_every: int = 3  # frames between those checks (each costs a whole-frame flow, ~14 ms)
+    drift_every: int = 3  # frames between those checks (each reads the camera motion off the shared flow)
     thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
 
 
@@ -197,7 +222,9 @@ class ClassicSession:
         h, w = video.height, video.width
         self.full_size = (h, w)
         self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
-        self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale, config.check_finest_scale)
+        self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale, config.check_finest_scale,
+                              config.flow_patch_stride, config.flow_descent_iterations, config.flow_refinement_iterations)
+        self.view_flow = FlowField(config.flow_preset, config.check_preset, 0, config.check_finest_scale)  # small objects'
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         # (obj, frame) -> (digest of the prompted mask, the classifier learned on it): a
         # correction re-propagates, and need not learn again from an unchanged prompt.
@@ -314,7 +341,8 @@ class ClassicSession:
             view = self._view(self._conditioning[f][obj].astype(np.float32))
             mask = view.crop(self._conditioning[f][obj].astype(np.float32)) > 0.5
             model.add_keyframe(colour_index(view.crop(self.video[f])), mask, self._band(mask.sum()))
-        classifier = self._classifier(obj, frames[0]) if frames and self.config.texture_weight > 0 else None
+        with STAGES("learn"):
+            classifier = self._classifier(obj, frames[0]) if frames and self.config.texture_weight > 0 else None
         return Track(model, classifier=classifier)
 
     def _classifier(self, obj: int, frame: int) -> PixelClassifier:
@@ -361,57 +389,86 @@ class ClassicSession:
             track.area = 0.9 * track.area + 0.1 * area
         track.soft = soft
 
-    def _predict(self, track: Track, frame: Frame, prev: Frame, view: View, coords: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    def _predict(self, track: Track, frame: Frame, prev: np.ndarray, view: View, coords: np.ndarray, trust: np.ndarray) -> np.ndarray:
         """(h, w) float32 probability of the object in ``view`` of the current frame, before competition.
 
-        ``frame``/``prev``: the current/previous frame prepared for ``view``; ``coords`` and
-        ``trust`` the flow between them (:meth:`FlowField.between`).
+        ``frame``: the current frame prepared for ``view``; ``prev``: (h, w, 3) uint8 the
+        previous frame's crop there; ``coords`` and ``trust`` the flow between them
+        (:meth:`.shared.SharedFlow.in_view`).
         """
         cfg = self.config
-        soft_prev = view.crop(track.soft, cv2.INTER_AREA)
-        warped = FlowField.warp(soft_prev, coords)
-        band = self._band(track.area * view.scale**2)
-        k = 2 * band + 1
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
-        # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
-        # stands in: it only says "the object is near".
-        moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
-        prior = trust * warped + (1 - trust) * moved
-        prior = np.clip(prior, 0.01, 0.99)
-        colour = track.model.posterior(frame.index)
-        colour = np.clip(colour, 0.01, 0.99)
-        colour_logit = np.log(colour / (1 - colour))
-        if cfg.local_weight > 0:
-            self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
-        # Objects move continuously: nothing far outside the warped mask can be the object.
-        reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
-        texture = None
-        if track.classifier is not None and track.classifier.ready:
-            texture = track.classifier.logit(frame.lab, reach)
-            colour_logit += cfg.texture_weight * texture
-        logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
-        if cfg.motion_cue_weight > 0:
-            inside = warped > 0.5
-            near = cv2.dilate(inside.astype(np.uint8), disk) > 0
-            # Pulling in is for pixels the colours leave open, not for the plainly background.
-            allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
-            cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
-                               positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
-            if cue is not None:
-                logit += cfg.motion_cue_weight * cue
-        logit[~reach] = -8.0
-        prob = 1.0 / (1.0 + np.exp(-logit))
-        out = self._filter(frame)(prob.astype(np.float32))
-        out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
-        out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
-        track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
+        with STAGES("flow"):
+            soft_prev = view.crop(track.soft, cv2.INTER_AREA)
+            warped = FlowField.warp(soft_prev, coords)
+        with STAGES("fusion"):
+            band = self._band(track.area * view.scale**2)
+            k = 2 * band + 1
+            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
+            # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
+            # stands in: it only says "the object is near".
+            moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
+            prior = trust * warped + (1 - trust) * moved
+            prior = np.clip(prior, 0.01, 0.99)
+        with STAGES("appearance"):
+            colour = track.model.posterior(frame.index)
+            colour = np.clip(colour, 0.01, 0.99)
+            colour_logit = np.log(colour / (1 - colour))
+            if cfg.local_weight > 0:
+                self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
+        with STAGES("fusion"):
+            # Objects move continuously: nothing far outside the warped mask can be the object.
+            reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
+            logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
+        with STAGES("motion"):
+            if cfg.motion_cue_weight > 0:
+                inside = warped > 0.5
+                near = cv2.dilate(inside.astype(np.uint8), disk) > 0
+                # Pulling in is for pixels the colours leave open, not for the plainly background.
+                allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
+                cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
+                                   positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
+                if cue is not None:
+                    logit += cfg.motion_cue_weight * cue
+        with STAGES("texture"):
+            texture = None
+            if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
+                # The classifier's say is bounded (CLIP x its weight): it is asked only where
+                # the rest of the evidence leaves the decision open.
+                texture = TextureScores(track.classifier, frame.lab, reach)
+                texture.at(np.abs(logit) < cfg.texture_band)
+                logit += cfg.appearance_weight * cfg.texture_weight * texture.logit
+        with STAGES("refine"):
+            logit[~reach] = OUT_OF_REACH
+            out = self._edges(frame, (1.0 / (1.0 + np.exp(-logit))).astype(np.float32), reach)
+            out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
+            out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
+        with STAGES("confidence"):
+            track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
         return out
 
-    def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: Frame, coords: np.ndarray, warped: np.ndarray) -> None:
+    def _edges(self, frame: Frame, prob: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """The guided filter (:mod:`.refine`) of (h, w) float32 ``prob`` on ``frame``, computed
+        only around (h, w) bool ``reach``.
+
+        Outside ``reach`` the probability is one constant, and a window of constant input
+        filters to that constant whatever the guide; so beyond the filter's reach (two
+        radii) of ``reach``'s box the output is that constant, and the box grown by as much
+        gives the exact output. Returns (h, w) float32.
+        """
+        crop = box_around(reach, 2 * self.config.guided_radius + 1)
+        if crop is None:
+            return prob
+        out = np.full(prob.shape, 1.0 / (1.0 + np.exp(-OUT_OF_REACH)), np.float32)
+        out[crop] = GuidedFilter(frame.guide[crop], self.config.guided_radius, self.config.guided_eps)(prob[crop])
+        return out
+
+    def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: np.ndarray, coords: np.ndarray, warped: np.ndarray) -> None:
         """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
 
         Only pixels within a window's reach of the warped contour are scored: elsewhere a
-        window holds one side only and the global model is all there is.
+        window holds one side only and the global model is all there is. ``prev`` (h, w, 3)
+        uint8 is the previous frame's crop, ``soft_prev`` (h, w) float32 the mask on it; the
+        window models are fitted only on the box of the windows that score.
         """
         cfg = self.config
         r = cfg.local_radius
@@ -424,8 +481,13 @@ class ClassicSession:
         h, w = warped.shape
         sx = np.clip(np.rint(coords[ys, xs, 0]), 0, w - 1).astype(np.int32)
         sy = np.clip(np.rint(coords[ys, xs, 1]), 0, h - 1).astype(np.int32)
-        model = LocalColour(prev.lab, soft_prev, r)
-        local, weight = model.logit(frame.lab[ys, xs], sx, sy)
+        # A window's moments are box sums within r of its centre: the box of the centres
+        # used, grown by r, gives them exactly (the border reflects as the whole view's does).
+        x0, x1 = max(0, int(sx.min()) - r), min(w, int(sx.max()) + 1 + r)
+        y0, y1 = max(0, int(sy.min()) - r), min(h, int(sy.max()) + 1 + r)
+        lab_prev = lab_float(prev[y0:y1, x0:x1].astype(np.float32) / 255.0)
+        model = LocalColour(lab_prev, np.ascontiguousarray(soft_prev[y0:y1, x0:x1]), r)
+        local, weight = model.logit(frame.lab[ys, xs], sx - x0, sy - y0)
         local = np.clip(local, -cfg.local_clip, cfg.local_clip)
         # The local model speaks where the global one is unsure (similar colours on both
         # sides); where the global model is sure, the local one would only keep the previous
@@ -508,15 +570,23 @@ class ClassicSession:
         steady = typical < 0.5 * cfg.found_motion
         return track.mover and steady and level < cfg.drift_ratio * typical + 0.5
 
-    def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray) -> tuple[np.ndarray, Frame, View]:
-        """Predict a visible object on ``image`` from ``prev_image`` (both (H, W, 3) uint8) in its view.
+    def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray, shared: SharedFlow) -> tuple[np.ndarray, Frame, View]:
+        """Predict a visible object on ``image`` from ``prev_image`` (both (H, W, 3) uint8) in its view,
+        along the frame's ``shared`` flow (a small object: along a flow of its own view).
 
         Returns the (H, W) float32 prediction, the current frame prepared for the view, and the view.
         """
-        view = self._view(track.soft)
-        frame, prev = self._prepare(image, view), self._prepare(prev_image, view)
-        coords, trust = self.flow.between(prev.gray, frame.gray)
-        return view.paste(self._predict(track, frame, prev, view, coords, trust), self.full_size), frame, view
+        with STAGES("prepare"):
+            view = self._view(track.soft)
+            frame, prev = self._prepare(image, view), view.crop(prev_image)
+        with STAGES("flow"):
+            if track.area < self.config.own_flow_area:
+                coords, trust = self.view_flow.between(cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY), frame.gray)
+            else:
+                coords, trust = shared.in_view(view)
+        out = self._predict(track, frame, prev, view, coords, trust)
+        with STAGES("fusion"):
+            return view.paste(out, self.full_size), frame, view
 
     def _add_lines(self, tracks: dict[int, Track], masks: dict[int, np.ndarray], cond: dict, image: np.ndarray) -> None:
         """Follow each tracked object's thin lines onto ``image`` and draw them into its
@@ -626,9 +696,16 @@ class ClassicSession:
         judge = Judge(self._prompt_confidence, self._confidence.get(start_frame, {}))
         prev_image: np.ndarray | None = None
         prev_hist: np.ndarray | None = None
+        prev_gray: np.ndarray | None = None
         for t in range(start_frame, stop, step):
-            image = self.video[t]
-            hist = colour_histogram(self.search_view.crop(image))
+            with STAGES("decode"):
+                image = self.video[t]
+            with STAGES("prepare"):
+                small = self.search_view.crop(image)  # the whole frame at the work resolution
+                hist = colour_histogram(small)
+                gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+            # The flow back to the previous frame, computed once (on first use) for every object.
+            shared = None if prev_image is None else SharedFlow(self.flow, self.search_view, self.full_size, prev_gray, gray)
             search: Frame | None = None  # the whole frame, prepared only when needed
             cond = self._conditioning.get(t, {})
             cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
@@ -640,7 +717,7 @@ class ClassicSession:
                     tracks[o].soft = None
             elif prev_image is not None:
                 for o in visible:
-                    soft[o], *views[o] = self._step(tracks[o], image, prev_image)
+                    soft[o], *views[o] = self._step(tracks[o], image, prev_image, shared)
             earlier = self._tracked.get(t, {}) if t == start_frame else {}
             self._take_known(tracks, soft, {o: rle for o, rle in earlier.items() if o not in cond}, cond, image, t)
             free = [o for o in soft if o not in cond]
@@ -651,14 +728,15 @@ class ClassicSession:
             residual = None  # this frame's independent motion, full resolution, when needed
             drifted = []  # objects whose masks may have been dragged onto the background
             for o in free:
-                s = np.where(taken_full, 0.0, soft[o]).astype(np.float32)
+                s = np.where(taken_full, 0.0, soft[o]).astype(np.float32) if cond else soft[o]
                 tr = tracks[o]
                 visible = (s > 0.5).sum() >= max(4.0, self.config.lost_fraction * tr.area)
                 check = tr.mover is None or (tr.mover and (t - start_frame) % self.config.drift_every == 0)
                 if visible and check and prev_image is not None and self.config.found_motion > 0:
-                    residual = independent_motion(image, prev_image) if residual is None else residual
-                    if self._drifted(tr, s > 0.5, residual):
-                        drifted.append(o)
+                    with STAGES("motion"):
+                        residual = shared.residual()
+                        if self._drifted(tr, s > 0.5, residual):
+                            drifted.append(o)
                 if not visible:
                     soft.pop(o)
                     tr.soft = None  # lost: empty until found again
@@ -668,22 +746,27 @@ class ClassicSession:
                         search = search or self._prepare(image, self.search_view)
                         views[o] = (search, self.search_view)
                     frame, view = views[o]
-                    self._set(tr, s, frame.index, view)
+                    with STAGES("appearance"):
+                        self._set(tr, s, frame.index, view)
             # Search for lost objects (not on the first frame of a pass, nothing moved yet), and
             # for drifted ones away from their masks: one that has merely stopped moving is
             # not found moving elsewhere, and keeps its mask.
             lost = [o for o, tr in tracks.items() if tr.soft is None and o not in soft] + drifted
             found = []
             if prev_image is not None and lost:
-                search = search or self._prepare(image, self.search_view)
-                if self.config.found_motion > 0 and residual is None:
-                    residual = independent_motion(image, prev_image)
-                found = self._search(lost, tracks, soft, image, search, residual)
+                with STAGES("search"):
+                    search = search or self._prepare(image, self.search_view)
+                    if self.config.found_motion > 0 and residual is None:
+                        residual = shared.residual()
+                    found = self._search(lost, tracks, soft, image, search, residual)
             masks = self._output(tracks, soft, cond)
             if refine is not None:
-                self._take_refined(tracks, masks, refine(t, masks), cond)
-            self._add_lines(tracks, masks, cond, image)
+                with STAGES("re-anchor"):
+                    self._take_refined(tracks, masks, refine(t, masks), cond)
+            with STAGES("lines"):
+                self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
-            self._confidence[t] = judge.frame(t, masks, tracks, cond, earlier, cut=cut, found=found)
+            with STAGES("confidence"):
+                self._confidence[t] = judge.frame(t, masks, tracks, cond, earlier, cut=cut, found=found)
             yield t, masks
-            prev_image, prev_hist = image, hist
+            prev_image, prev_hist, prev_gray = image, hist, gray
