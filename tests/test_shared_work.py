@@ -224,3 +224,83 @@ def test_texture_scores_on_demand_are_the_classifiers_where_asked():
     got = evidence(out, out, np.ones_like(out), partial, index, model, 8)
     want = evidence(out, out, np.ones_like(out), full, index, model, 8)
     assert 0 < got.texture_agree < 1 and got == pytest.approx(want)
+
+
+def test_a_step_computed_on_the_reach_window_is_the_whole_views():
+    # The evidence is computed only on the box of the object's reach, grown by what every
+    # cue reads around a pixel: the masks are those of the whole view, to float rounding.
+    from vseg_widgets.engines.classic.tracker import ClassicSession
+
+    class WholeView(ClassicSession):
+        def _window(self, reach, band):
+            return (slice(None), slice(None)) if reach.any() else None
+
+    video, gt = vw.datasets.synthetic(num_frames=16, num_objects=2)
+    runs = []
+    for session in (ClassicEngine().init_session(video), WholeView(video, ClassicEngine().config)):
+        for o in (1, 2):
+            session.add_prompt(0, o, mask=gt.get(0, o))
+        runs.append(dict(session.propagate(0)))
+    windowed, reference = runs
+    for t in reference:
+        for o in (1, 2):
+            differ = np.count_nonzero(windowed[t][o] != reference[t][o])
+            assert differ <= 2, (t, o, differ)
+            assert reference[t][o].any() or t > 0
+
+
+def test_the_motion_cue_on_a_window_is_the_whole_views_there():
+    from vseg_widgets.engines.classic.motion import motion_logit
+
+    grid = FlowField().grid(120, 160)
+    inside = np.zeros((120, 160), bool)
+    inside[40:80, 60:100] = True
+    coords = grid + np.array([3.0, 1.0], np.float32)
+    coords[inside] = grid[inside] + np.array([-6.0, 4.0], np.float32)
+    coords[36:84, 100:104] = grid[36:84, 100:104] + np.array([-6.0, 4.0], np.float32)  # a part the warp missed
+    trust = np.random.default_rng(1).uniform(0.3, 1.0, (120, 160)).astype(np.float32)
+    ring = np.ones_like(inside)
+    ring[30:90, 50:110] = False
+    allow = np.random.default_rng(2).uniform(0, 1, (120, 160)).astype(np.float32)
+    window = (slice(25, 95), slice(45, 115))
+    whole_cue = motion_logit(coords, grid, trust, inside, ring, positive=0.5, allow=allow)
+    part = motion_logit(coords, grid, trust, inside, ring, positive=0.5, allow=allow[window], window=window)
+    assert part.shape == (70, 70) and part.dtype == np.float32
+    assert np.abs(part - whole_cue[window]).max() < 1e-5
+    assert whole_cue[window].min() < -1.0  # the cue says something there
+
+
+def _dense_compete(soft, objects):
+    best = np.stack([soft[o] for o in objects]).argmax(0)
+    return {o: np.where(best == k, soft[o], np.minimum(soft[o], 0.49)) for k, o in enumerate(objects)}
+
+
+def _dense_to_full(soft):
+    ids = list(soft)
+    stack = np.stack([soft[o] for o in ids])
+    winner, fg = stack.argmax(0), stack.max(0) > 0.5
+    return {o: fg & (winner == k) for k, o in enumerate(ids)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_objects_compete_only_where_they_meet_as_over_the_whole_frame(seed):
+    from vseg_widgets.engines.classic.tracker import ClassicSession, compete
+
+    rng = np.random.default_rng(seed)
+    soft = {}
+    for o in range(1, 2 + seed % 4):  # 1 to 4 objects: soft boxes, some overlapping
+        a = np.zeros((60, 90), np.float32)
+        y, x = rng.integers(0, 45), rng.integers(0, 70)
+        a[y : y + rng.integers(5, 25), x : x + rng.integers(5, 30)] = rng.uniform(0, 1, 1)[0]
+        a[y + 2 : y + 8, x + 2 : x + 8] = rng.uniform(0.3, 1, (6, 6))
+        soft[o] = a
+    before = {o: a.copy() for o, a in soft.items()}
+    expected = _dense_compete(soft, list(soft))
+    competed = dict(soft)
+    compete(competed, list(competed))
+    for o in soft:
+        assert np.array_equal(competed[o], expected[o]), o
+        assert np.array_equal(soft[o], before[o])  # the arrays given are not changed
+    full = ClassicSession._to_full(None, soft)
+    for o, m in _dense_to_full(soft).items():
+        assert np.array_equal(full[o], m), o

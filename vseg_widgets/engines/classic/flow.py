@@ -70,16 +70,23 @@ class FlowField:
         back = self._backward.calc(gray, gray_prev, None)
         fwd = self._forward.calc(gray_prev, gray, None)
         coords = self.grid(*gray.shape) + back
-        fwd_there = cv2.remap(fwd, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err2 = ((back + fwd_there) ** 2).sum(-1)
-        mag2 = (back**2).sum(-1) + (fwd_there**2).sum(-1)
-        # Sundaram's test, made soft: the tolerance grows with the motion, since DIS errors do.
-        tolerance = 0.01 * mag2 + 1.0
-        trust = np.exp(-err2 / tolerance)
+        fwd_there = cv2.remap(fwd, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # Sundaram's test, made soft: the tolerance grows with the motion, since DIS errors
+        # do. Written with OpenCV's per-pixel calls and in place: numpy's temporaries cost
+        # twice as much at the work resolution.
+        err = back + fwd_there
+        err2 = cv2.magnitude(err[..., 0], err[..., 1]) ** 2
+        tolerance = cv2.magnitude(back[..., 0], back[..., 1]) ** 2
+        tolerance += cv2.magnitude(fwd_there[..., 0], fwd_there[..., 1]) ** 2
+        tolerance *= 0.01
+        tolerance += 1.0
+        err2 /= -tolerance
+        trust = np.exp(err2, out=err2)
         # Pixels that came from outside the previous frame carry no mask information.
         h, w = gray.shape
-        inside = (coords[..., 0] >= -0.5) & (coords[..., 0] <= w - 0.5) & (coords[..., 1] >= -0.5) & (coords[..., 1] <= h - 0.5)
-        return coords, (trust * inside).astype(np.float32)
+        x, y = coords[..., 0], coords[..., 1]
+        trust[(x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)] = 0.0
+        return coords, trust
 
     @staticmethod
     def warp(values: np.ndarray, coords: np.ndarray) -> np.ndarray:

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .moving import residual_motion
+from .moving import background_affine, residual_to
 
 MIN_SEPARATION = 2.0  # the object's typical residual must exceed the background's this many times
 
 
 def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside: np.ndarray, ring: np.ndarray,
                  clip: float = 4.0, positive: float = 0.0, allow: np.ndarray | None = None,
-                 max_false: float = 0.05, min_quality: float = 0.5) -> np.ndarray | None:
+                 max_false: float = 0.05, min_quality: float = 0.5,
+                 window: tuple[slice, slice] | None = None) -> np.ndarray | None:
     """Log-odds against the object for pixels that move like its background (and, with
     ``positive``, for it where they move unlike it), or None.
 
@@ -42,42 +43,53 @@ def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside
         ring: (h, w) bool, background around it.
         clip: the log-odds are clipped to +-this.
         positive: weight of the "moves unlike the background" side (0: not used).
-        allow: (h, w) float32 in [0, 1] or None, where that side may speak (the caller's
-            colour evidence).
+        allow: (h, w) float32 in [0, 1] (the window's shape with ``window``) or None, where
+            that side may speak (the caller's colour evidence).
         max_false: that side is silent on a frame where this fraction of the ``ring``'s
             reliable pixels, or more, would be pushed in (the background does not move as
             one), and fades in below it.
         min_quality: ... and where it sorts the known pixels (fraction of the object pushed
             in, less that of the ring) worse than this.
+        window: (rows, cols) of the arrays where the log-odds are wanted, or None for all:
+            the background's motion and the statistics still come from the whole ``ring``
+            and ``inside``, so the values in the window are the same either way (the
+            residual motion is computed everywhere: it costs less than the log-odds).
 
     Returns:
-        (h, w) float32 log-odds, weighted by ``trust``: <= 0 unless ``positive``; None when
-        the object does not move differently from its background, or either side has too
-        few reliable pixels.
+        (h, w) float32 log-odds (the window's shape with ``window``), weighted by
+        ``trust``: <= 0 unless ``positive``; None when the object does not move differently
+        from its background, or either side has too few reliable pixels.
     """
     reliable = trust > 0.5
     bg_pts = np.flatnonzero((ring & reliable).ravel())
     obj_pts = np.flatnonzero((inside & reliable).ravel())
     if len(bg_pts) < 50 or len(obj_pts) < 50:
         return None
-    residual = residual_motion(grid, coords, bg_pts)
-    if residual is None:
+    affine = background_affine(grid, coords, bg_pts)
+    if affine is None:
         return None
+    residual = residual_to(affine, grid, coords).ravel()
+    bg_residual, obj_residual = residual[bg_pts], residual[obj_pts]
     # Robust spreads: the background's residuals are its noise, the object's its motion.
-    bg_scale = float(np.median(residual.ravel()[bg_pts])) + 0.5
-    obj_level = float(np.median(residual.ravel()[obj_pts]))
+    bg_scale = float(np.median(bg_residual)) + 0.5
+    obj_level = float(np.median(obj_residual))
     if obj_level < MIN_SEPARATION * bg_scale:
         return None
     # Background residuals: half-normal of scale bg_scale; the object's: normal around its
     # level, as wide as the level itself (limbs move more than the torso).
     obj_scale = max(obj_level, bg_scale)
-    log_bg = -0.5 * (residual / bg_scale) ** 2 - np.log(bg_scale)
-    log_obj = -0.5 * ((residual - obj_level) / obj_scale) ** 2 - np.log(obj_scale)
-    ratio = np.clip(log_obj - log_bg, -clip, clip)
+
+    def log_ratio(residual: np.ndarray) -> np.ndarray:
+        log_bg = -0.5 * (residual / bg_scale) ** 2 - np.log(bg_scale)
+        log_obj = -0.5 * ((residual - obj_level) / obj_scale) ** 2 - np.log(obj_scale)
+        return np.clip(log_obj - log_bg, -clip, clip)
+
+    window = window or (slice(None), slice(None))
+    ratio = log_ratio(residual.reshape(trust.shape)[window])
     cue = np.minimum(ratio, 0.0)
     # Weighted by how well it sorts the pixels whose side is known: it fails on parts of
     # the object that move with the background (a foot on the ground, a slow swan).
-    obj, bg = ratio.ravel()[obj_pts], ratio.ravel()[bg_pts]
+    obj, bg = log_ratio(obj_residual), log_ratio(bg_residual)
     cue *= max(0.0, float((bg < -1).mean() - (obj < -1).mean()))
     if positive > 0:
         # "Moves otherwise" also fires where the background does not move as one (water,
@@ -89,4 +101,4 @@ def motion_logit(coords: np.ndarray, grid: np.ndarray, trust: np.ndarray, inside
         if quality > min_quality and false < max_false:
             pos = np.maximum(ratio, 0.0) * positive * (quality - min_quality) / (1 - min_quality) * (1 - false / max_false)
             cue += pos if allow is None else pos * allow
-    return (cue * trust).astype(np.float32)
+    return (cue * trust[window]).astype(np.float32)

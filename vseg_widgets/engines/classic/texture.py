@@ -57,6 +57,7 @@ def features(lab: np.ndarray) -> np.ndarray:
     pixel, and the mean a and b there; all divided by 100."""
     lab = lab * np.float32(0.01)
     lightness = np.ascontiguousarray(lab[..., 0])
+    squared, colour = lightness * lightness, np.ascontiguousarray(lab[..., 1:])
     out = np.empty(lab.shape[:2] + (CHANNELS,), np.float32)
     out[..., :3] = lab
     for k, s in enumerate(SCALES):
@@ -65,8 +66,8 @@ def features(lab: np.ndarray) -> np.ndarray:
         gx, gy = cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
         out[..., c] = np.sqrt(gx * gx + gy * gy) * s
         mean = cv2.GaussianBlur(lightness, (0, 0), 2 * s)
-        out[..., c + 1] = np.sqrt(np.maximum(cv2.GaussianBlur(lightness * lightness, (0, 0), 2 * s) - mean * mean, 0.0))
-        out[..., c + 2 : c + 4] = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 1:]), (0, 0), 2 * s)
+        out[..., c + 1] = np.sqrt(np.maximum(cv2.GaussianBlur(squared, (0, 0), 2 * s) - mean * mean, 0.0))
+        out[..., c + 2 : c + 4] = cv2.GaussianBlur(colour, (0, 0), 2 * s)
     return out
 
 

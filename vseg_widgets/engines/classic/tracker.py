@@ -67,6 +67,7 @@ from .motion import motion_logit
 from .moving import independent_motion
 from .refine import GuidedFilter
 from .shared import SharedFlow
+from .texture import MARGIN as TEXTURE_MARGIN
 from .texture import PixelClassifier, TextureScores, box_around, warm_up
 from .timing import STAGES
 from .view import View, around, whole
@@ -160,6 +161,10 @@ class Frame:
     lab: np.ndarray  # (h, w, 3) float32 Lab
     _filter: GuidedFilter | None = field(default=None, repr=False)
 
+    def crop(self, window: tuple[slice, slice]) -> Frame:
+        """The part of the frame at (rows, cols) ``window`` (views of these arrays)."""
+        return Frame(self.gray[window], self.index[window], self.guide[window], self.lab[window])
+
 
 def colour_histogram(image: np.ndarray) -> np.ndarray:
     """(128,) float32 normalised hue-saturation histogram of an (h, w, 3) uint8 RGB image."""
@@ -168,13 +173,37 @@ def colour_histogram(image: np.ndarray) -> np.ndarray:
     return cv2.normalize(hist, None).ravel()
 
 
+def contested(arrays: list[np.ndarray], above: float) -> tuple[slice, slice] | None:
+    """(rows, cols) of a box holding every pixel where two or more of the (H, W) float32
+    ``arrays`` exceed ``above``, or None where no two do: objects are only resolved
+    against each other there, not over the whole frame they are each a small part of."""
+    boxes = [box_around(a > above, 0) for a in arrays]
+    boxes = [b for b in boxes if b is not None]
+    rows, cols = [], []
+    for i, (ri, ci) in enumerate(boxes):
+        for rj, cj in boxes[i + 1 :]:
+            r = (max(ri.start, rj.start), min(ri.stop, rj.stop))
+            c = (max(ci.start, cj.start), min(ci.stop, cj.stop))
+            if r[0] < r[1] and c[0] < c[1]:
+                rows += r
+                cols += c
+    return (slice(min(rows), max(rows)), slice(min(cols), max(cols))) if rows else None
+
+
 def compete(soft: dict[int, np.ndarray], objects: list[int]) -> None:
     """Each pixel to the most probable of ``objects``: elsewhere their (h, w) float32
-    ``soft`` masks are capped just below 0.5 (in place), so no two objects hold a pixel."""
-    if len(objects) > 1:
-        best = np.stack([soft[o] for o in objects]).argmax(0)
-        for k, o in enumerate(objects):
-            soft[o] = np.where(best == k, soft[o], np.minimum(soft[o], 0.49))
+    ``soft`` masks are capped just below 0.5 (the arrays are replaced in ``soft``, not
+    changed), so no two objects hold a pixel."""
+    if len(objects) < 2:
+        return
+    box = contested([soft[o] for o in objects], 0.0)  # where an object is alone, it is the most probable
+    if box is None:
+        return
+    best = np.stack([soft[o][box] for o in objects]).argmax(0)
+    for k, o in enumerate(objects):
+        part = soft[o][box]
+        soft[o] = soft[o].copy()
+        soft[o][box] = np.where(best == k, part, np.minimum(part, 0.49))
 
 
 def prompts_win(tracked: dict[int, np.ndarray], cond: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -320,12 +349,13 @@ class ClassicSession:
     def _to_full(self, soft: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Full-resolution soft masks -> bool masks, at most one object per pixel."""
         ids = list(soft)
-        if len(ids) <= 1:
-            return {o: soft[o] > 0.5 for o in ids}
-        stack = np.stack([soft[o] for o in ids])
-        winner = stack.argmax(0)
-        fg = stack.max(0) > 0.5
-        return {o: fg & (winner == k) for k, o in enumerate(ids)}
+        masks = {o: soft[o] > 0.5 for o in ids}
+        box = contested([soft[o] for o in ids], 0.5) if len(ids) > 1 else None
+        if box is not None:  # where two are above 0.5, the most probable wins
+            winner = np.stack([soft[o][box] for o in ids]).argmax(0)
+            for k, o in enumerate(ids):
+                masks[o][box] &= winner == k
+        return masks
 
     # -- tracking steps ---------------------------------------------------------------
     def _band(self, area: float) -> int:
@@ -395,6 +425,12 @@ class ClassicSession:
         ``frame``: the current frame prepared for ``view``; ``prev``: (h, w, 3) uint8 the
         previous frame's crop there; ``coords`` and ``trust`` the flow between them
         (:meth:`.shared.SharedFlow.in_view`).
+
+        Nothing beyond the object's reach (the warped mask, grown by :meth:`_band`) can be
+        the object, and the view is wider than that (for the motion cue's background and the
+        colour models'): so the evidence is computed only on the reach's box, grown by what
+        every cue needs around a pixel to give the value it would give on the whole view
+        (:meth:`_window`); the output is 0 outside it, as it would be.
         """
         cfg = self.config
         with STAGES("flow"):
@@ -404,20 +440,25 @@ class ClassicSession:
             band = self._band(track.area * view.scale**2)
             k = 2 * band + 1
             disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))  # the object's reach in a frame
+            # Objects move continuously: nothing far outside the warped mask can be the object.
+            reach_all = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
+            win = self._window(reach_all, band)
+            if win is None:
+                return np.zeros(warped.shape, np.float32)
+            reach, w_warped, w_trust, w_coords = reach_all[win], warped[win], trust[win], coords[win]
+            here = frame.crop(win)
             # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
             # stands in: it only says "the object is near".
-            moved = np.maximum(cv2.blur(warped, (k, k)), 0.5 * warped)
-            prior = trust * warped + (1 - trust) * moved
+            moved = np.maximum(cv2.blur(w_warped, (k, k)), 0.5 * w_warped)
+            prior = w_trust * w_warped + (1 - w_trust) * moved
             prior = np.clip(prior, 0.01, 0.99)
         with STAGES("appearance"):
-            colour = track.model.posterior(frame.index)
+            colour = track.model.posterior(here.index)
             colour = np.clip(colour, 0.01, 0.99)
             colour_logit = np.log(colour / (1 - colour))
             if cfg.local_weight > 0:
-                self._add_local(colour_logit, soft_prev, frame, prev, coords, warped)
+                self._add_local(colour_logit, soft_prev, here, prev, w_coords, w_warped)
         with STAGES("fusion"):
-            # Objects move continuously: nothing far outside the warped mask can be the object.
-            reach = cv2.dilate((warped > 0.25).astype(np.uint8), disk) > 0
             logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         with STAGES("motion"):
             if cfg.motion_cue_weight > 0:
@@ -426,7 +467,7 @@ class ClassicSession:
                 # Pulling in is for pixels the colours leave open, not for the plainly background.
                 allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
                 cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
-                                   positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false)
+                                   positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false, window=win)
                 if cue is not None:
                     logit += cfg.motion_cue_weight * cue
         with STAGES("texture"):
@@ -434,17 +475,28 @@ class ClassicSession:
             if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
                 # The classifier's say is bounded (CLIP x its weight): it is asked only where
                 # the rest of the evidence leaves the decision open.
-                texture = TextureScores(track.classifier, frame.lab, reach)
+                texture = TextureScores(track.classifier, here.lab, reach)
                 texture.at(np.abs(logit) < cfg.texture_band)
                 logit += cfg.appearance_weight * cfg.texture_weight * texture.logit
         with STAGES("refine"):
             logit[~reach] = OUT_OF_REACH
-            out = self._edges(frame, (1.0 / (1.0 + np.exp(-logit))).astype(np.float32), reach)
+            out = self._edges(here, (1.0 / (1.0 + np.exp(-logit))).astype(np.float32), reach)
             out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
             out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
         with STAGES("confidence"):
-            track.evidence = evidence(out, warped, trust, texture, frame.index, track.model, band)
-        return out
+            track.evidence = evidence(out, w_warped, w_trust, texture, here.index, track.model, band)
+        with STAGES("fusion"):
+            full = np.zeros(warped.shape, np.float32)
+            full[win] = out
+            return full
+
+    def _window(self, reach: np.ndarray, band: int) -> tuple[slice, slice] | None:
+        """The part of a view where a step's evidence is computed: the box of (h, w) bool
+        ``reach`` grown by the widest neighbourhood a cue reads around a pixel (the texture
+        features' blurs, the guided filter's two radii, the blurred warp's and the
+        confidence's ``band``-wide rings), so that within ``reach`` every value is what the
+        whole view would give. None when ``reach`` is empty."""
+        return box_around(reach, max(TEXTURE_MARGIN, 2 * self.config.guided_radius + 1, band + 1))
 
     def _edges(self, frame: Frame, prob: np.ndarray, reach: np.ndarray) -> np.ndarray:
         """The guided filter (:mod:`.refine`) of (h, w) float32 ``prob`` on ``frame``, computed
@@ -463,11 +515,14 @@ class ClassicSession:
         return out
 
     def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: np.ndarray, coords: np.ndarray, warped: np.ndarray) -> None:
-        """Blend the local (per-window) colour log-odds into ``colour_logit`` (h, w) float32, in place.
+        """Blend the local (per-window) colour log-odds into ``colour_logit`` float32, in place.
+
+        ``colour_logit``, ``frame``, ``coords`` and ``warped`` cover the part of the view
+        being scored; ``coords`` point into the previous frame's whole view.
 
         Only pixels within a window's reach of the warped contour are scored: elsewhere a
         window holds one side only and the global model is all there is. ``prev`` (h, w, 3)
-        uint8 is the previous frame's crop, ``soft_prev`` (h, w) float32 the mask on it; the
+        uint8 is the previous frame's view, ``soft_prev`` (h, w) float32 the mask on it; the
         window models are fitted only on the box of the windows that score.
         """
         cfg = self.config
@@ -478,7 +533,7 @@ class ClassicSession:
         ys, xs = np.nonzero(band)
         if len(xs) == 0:
             return
-        h, w = warped.shape
+        h, w = soft_prev.shape  # ``coords`` point into the previous frame's whole view
         sx = np.clip(np.rint(coords[ys, xs, 0]), 0, w - 1).astype(np.int32)
         sy = np.clip(np.rint(coords[ys, xs, 1]), 0, h - 1).astype(np.int32)
         # A window's moments are box sums within r of its centre: the box of the centres
