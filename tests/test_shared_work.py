@@ -304,3 +304,24 @@ def test_objects_compete_only_where_they_meet_as_over_the_whole_frame(seed):
     full = ClassicSession._to_full(None, soft)
     for o, m in _dense_to_full(soft).items():
         assert np.array_equal(full[o], m), o
+
+
+def test_sharing_a_frames_work_over_threads_gives_the_masks_of_one_thread():
+    # The next frame's flow in a worker, the objects' steps spread over threads: the same
+    # functions of the same inputs, so the same masks, bit for bit (small objects included,
+    # which each use a flow estimator of their thread's).
+    import dataclasses
+
+    video, truth = ten_discs(frames=8)
+    runs = {}
+    for threads in (1, 2, 3):
+        config = dataclasses.replace(ClassicEngine().config, threads=threads)
+        session = ClassicEngine(config).init_session(video)
+        for o in (1, 2, 3, 6):
+            session.add_prompt(0, o, mask=truth[0][o])
+        runs[threads] = dict(session.propagate(0))
+    for threads in (2, 3):
+        for t, masks in runs[1].items():
+            for o, m in masks.items():
+                assert np.array_equal(runs[threads][t][o], m), (threads, t, o)
+    assert all(runs[1][7][o].any() for o in (1, 2, 3, 6))

@@ -10,6 +10,8 @@ a pixel that does not land where it started was occluded, disoccluded or mismatc
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -47,15 +49,18 @@ class FlowField:
         if check_finest_scale is not None:
             self._forward.setFinestScale(check_finest_scale)
         self._grids: dict[tuple[int, int], np.ndarray] = {}
+        self._grids_lock = threading.Lock()  # objects' steps ask for grids from several threads
 
     def grid(self, height: int, width: int) -> np.ndarray:
         """(h, w, 2) float32 pixel coordinates (x, y); the last few sizes are kept."""
         key = (height, width)
-        if key not in self._grids:
-            if len(self._grids) > 8:  # views change size every frame: keep memory flat
-                self._grids.clear()
-            self._grids[key] = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), -1)
-        return self._grids[key]
+        with self._grids_lock:
+            grid = self._grids.get(key)
+            if grid is None:
+                if len(self._grids) > 8:  # views change size every frame: keep memory flat
+                    self._grids.clear()
+                grid = self._grids[key] = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), -1)
+            return grid
 
     def between(self, gray_prev: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flow from the current frame back to the previous one, and its trust.

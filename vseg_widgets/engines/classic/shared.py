@@ -10,6 +10,8 @@ and the camera's motion (:meth:`SharedFlow.residual`) comes from the same flow.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -34,15 +36,23 @@ class SharedFlow:
         self.full_size = full_size
         self._grays = (gray_prev, gray)
         self._flow: tuple[np.ndarray, np.ndarray] | None = None
+        self._future = None
+        self._lock = threading.Lock()  # objects' steps may ask for the flow from several threads
         self._residual: np.ndarray | None = None
+
+    def start(self, executor) -> None:
+        """Start computing the flow now, in ``executor`` (one worker: the flow estimator is
+        not thread-safe, and frames come one after the other); :attr:`flow` waits for it."""
+        self._future = executor.submit(self.field.between, *self._grays)
 
     @property
     def flow(self) -> tuple[np.ndarray, np.ndarray]:
         """(coords, trust) at the work resolution: (h, w, 2) float32 where each current pixel
         was in the previous frame (work px), (h, w) float32 trust in [0, 1]."""
-        if self._flow is None:
-            self._flow = self.field.between(*self._grays)
-        return self._flow
+        with self._lock:
+            if self._flow is None:
+                self._flow = self._future.result() if self._future is not None else self.field.between(*self._grays)
+            return self._flow
 
     def in_view(self, view: View) -> tuple[np.ndarray, np.ndarray]:
         """The flow resampled into ``view``: (h, w, 2) float32 coords in the view's previous

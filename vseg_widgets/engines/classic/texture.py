@@ -50,6 +50,25 @@ def _load_torch() -> None:
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
+_blas = None
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS (and OpenCV's bundled one) use the calling thread only.
+
+    The net's products are small: on two threads they gain little, and the BLAS threads
+    then spin for a while after each call, on the core that the tracker's other work
+    (:mod:`.workers`) needs. OpenCV's ``gemm``, used before, does the same with its own
+    BLAS, and took twice as long on one thread as NumPy's.
+    """
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
 def features(lab: np.ndarray) -> np.ndarray:
     """(h, w, 3) float32 Lab (L 0..100, as :func:`.local.lab_float` gives) -> (h, w,
     CHANNELS) float32: L, a, b, then per scale the gradient magnitude of L (x the scale, so
@@ -88,9 +107,8 @@ class PixelClassifier:
 
     def __init__(self, seed: int = 0):
         self.seed = seed  # training draws its batches and weights from this: same prompt, same model
-        # The learned MLP as (weights (n_in, n_out), bias (n_out,)) float32 pairs. It is
-        # applied with OpenCV's gemm: for a net this small faster than torch, and, unlike
-        # numpy's BLAS, its threads do not spin against OpenCV's flow on a small machine.
+        # The learned MLP as (weights (n_in, n_out), bias (n_out,)) float32 pairs, applied
+        # with NumPy on one BLAS thread (:func:`one_blas_thread`).
         self.layers: list[tuple[np.ndarray, np.ndarray]] | None = None
         self.mean = np.zeros(CHANNELS, np.float32)
         self.scale = np.ones(CHANNELS, np.float32)
@@ -148,10 +166,11 @@ class PixelClassifier:
     def score(self, feats: np.ndarray) -> np.ndarray:
         """(n, CHANNELS) float32 :func:`features` -> (n,) float32 log-odds, clipped to +-CLIP."""
         z = (feats - self.mean) / self.scale
-        for k, (weights, bias) in enumerate(self.layers):
-            z = cv2.gemm(z, weights, 1.0, None, 0.0) + bias
-            if k < len(self.layers) - 1:
-                z = np.maximum(z, 0.0)  # ReLU between the layers
+        with one_blas_thread():
+            for k, (weights, bias) in enumerate(self.layers):
+                z = z @ weights + bias
+                if k < len(self.layers) - 1:
+                    z = np.maximum(z, 0.0)  # ReLU between the layers
         return np.clip(z[:, 0], -CLIP, CLIP)
 
 

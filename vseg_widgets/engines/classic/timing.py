@@ -3,11 +3,14 @@
 The tracker wraps each stage of a frame in ``with STAGES("flow"):`` and so on; while
 :attr:`Stages.enabled` is False (always, outside ``benchmarks/bench_classic.py
 --profile``) that costs a few hundred nanoseconds a stage. Stages must not nest: each
-second is counted once, and what no stage claims is the frame's "other".
+second is counted once, and what no stage claims is the frame's "other". Stages run in
+worker threads too (:mod:`.workers`), where they overlap: a profile that adds up to the
+frame's time is taken with ``TrackerConfig(threads=1)``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 
@@ -19,6 +22,7 @@ class Stages:
         self.enabled = False
         self.clock = time.perf_counter  # wall clock; time.thread_time to count CPU time only
         self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
         self.seconds = {}
@@ -32,7 +36,9 @@ class Stages:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - start
+            elapsed = self.clock() - start
+            with self._lock:
+                self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
 
 
 #: The tracker's stages (one process-wide set: propagations are timed one at a time).

@@ -52,6 +52,7 @@ lost rather than dragged onto the new shot.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -71,6 +72,7 @@ from .texture import MARGIN as TEXTURE_MARGIN
 from .texture import PixelClassifier, TextureScores, box_around, warm_up
 from .timing import STAGES
 from .view import View, around, whole
+from .workers import pool
 
 
 OUT_OF_REACH = -8.0  # log-odds of the pixels too far from the warped mask to be the object
@@ -135,6 +137,10 @@ class TrackerConfig:
     # residual (+0.5 px) may have been dragged onto the background: it is searched for elsewhere
     drift_every: int = 3  # frames between those checks (each reads the camera motion off the shared flow)
     thin_lines: bool = True  # long thin straight parts of a prompted mask are followed as lines (:mod:`.lines`)
+    # Threads a frame's work is shared over (:mod:`.workers`): the next frame's flow is
+    # computed by one while this frame's objects are tracked by the others. 1: all in the
+    # calling thread. The masks are the same either way.
+    threads: int = 2
 
 
 @dataclass
@@ -253,7 +259,7 @@ class ClassicSession:
         self.search_view = whole(self.full_size, config.work_side**2 * min(h, w) // max(h, w))
         self.flow = FlowField(config.flow_preset, config.check_preset, config.flow_finest_scale, config.check_finest_scale,
                               config.flow_patch_stride, config.flow_descent_iterations, config.flow_refinement_iterations)
-        self.view_flow = FlowField(config.flow_preset, config.check_preset, 0, config.check_finest_scale)  # small objects'
+        self._view_flows = threading.local()  # small objects' flow estimators, one per thread (they are not thread-safe)
         self._conditioning: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj -> (H, W) bool
         # (obj, frame) -> (digest of the prompted mask, the classifier learned on it): a
         # correction re-propagates, and need not learn again from an unchanged prompt.
@@ -264,6 +270,14 @@ class ClassicSession:
         self._last_motion: tuple[int | None, np.ndarray | None] = (None, None)  # frame, its motion
         if config.texture_weight > 0:
             warm_up()  # propagating will learn classifiers with torch: load it while the person looks
+
+    @property
+    def view_flow(self) -> FlowField:
+        """The flow estimator of small objects' own views, this thread's."""
+        field = getattr(self._view_flows, "field", None)
+        if field is None:
+            field = self._view_flows.field = FlowField(self.config.flow_preset, self.config.check_preset, 0, self.config.check_finest_scale)
+        return field
 
     # -- prompts ----------------------------------------------------------------------
     def add_prompt(self, frame, obj_id, *, points=None, labels=None, box=None, mask=None):
@@ -643,6 +657,27 @@ class ClassicSession:
         with STAGES("fusion"):
             return view.paste(out, self.full_size), frame, view
 
+    def _steps(self, tracks: dict[int, Track], objects: list[int], image: np.ndarray, prev_image: np.ndarray,
+               shared: SharedFlow) -> list[tuple[np.ndarray, Frame, View]]:
+        """:meth:`_step` of each of ``objects``, in order: the last one in this thread, the
+        others in the step workers (:mod:`.workers`) at the same time."""
+        threads = self.config.threads
+        if threads <= 1 or len(objects) < 2:
+            return [self._step(tracks[o], image, prev_image, shared) for o in objects]
+        workers = pool("step", threads - 1)
+        futures = [workers.submit(self._step, tracks[o], image, prev_image, shared) for o in objects[:-1]]
+        last = self._step(tracks[objects[-1]], image, prev_image, shared)
+        return [f.result() for f in futures] + [last]
+
+    def _whole(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame ``t``: (H, W, 3) uint8 image, (128,) float32 colour histogram and (h, w)
+        uint8 gray of the whole frame at the work resolution."""
+        with STAGES("decode"):
+            image = self.video[t]
+        with STAGES("prepare"):
+            small = self.search_view.crop(image)
+            return image, colour_histogram(small), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
     def _add_lines(self, tracks: dict[int, Track], masks: dict[int, np.ndarray], cond: dict, image: np.ndarray) -> None:
         """Follow each tracked object's thin lines onto ``image`` and draw them into its
         (H, W) bool mask in ``masks`` (in place), on pixels no other object holds."""
@@ -752,15 +787,22 @@ class ClassicSession:
         prev_image: np.ndarray | None = None
         prev_hist: np.ndarray | None = None
         prev_gray: np.ndarray | None = None
+        ahead = None  # the next frame: (t, image, hist, gray, its SharedFlow), when its flow was started early
         for t in range(start_frame, stop, step):
-            with STAGES("decode"):
-                image = self.video[t]
-            with STAGES("prepare"):
-                small = self.search_view.crop(image)  # the whole frame at the work resolution
-                hist = colour_histogram(small)
-                gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-            # The flow back to the previous frame, computed once (on first use) for every object.
-            shared = None if prev_image is None else SharedFlow(self.flow, self.search_view, self.full_size, prev_gray, gray)
+            if ahead is not None and ahead[0] == t:
+                _, image, hist, gray, shared = ahead
+            else:
+                image, hist, gray = self._whole(t)
+                # The flow back to the previous frame, computed once (on first use) for every object.
+                shared = None if prev_image is None else SharedFlow(self.flow, self.search_view, self.full_size, prev_gray, gray)
+            ahead = None
+            if self.config.threads > 1 and t + step != stop:
+                # The next frame's flow needs only the images: a worker computes it while
+                # this frame's objects are tracked (:mod:`.workers`).
+                next_image, next_hist, next_gray = self._whole(t + step)
+                ahead = (t + step, next_image, next_hist, next_gray,
+                         SharedFlow(self.flow, self.search_view, self.full_size, gray, next_gray))
+                ahead[-1].start(pool("flow", 1))
             search: Frame | None = None  # the whole frame, prepared only when needed
             cond = self._conditioning.get(t, {})
             cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
@@ -771,8 +813,8 @@ class ClassicSession:
                 for o in visible:
                     tracks[o].soft = None
             elif prev_image is not None:
-                for o in visible:
-                    soft[o], *views[o] = self._step(tracks[o], image, prev_image, shared)
+                for o, (predicted, frame, view) in zip(visible, self._steps(tracks, visible, image, prev_image, shared)):
+                    soft[o], views[o] = predicted, (frame, view)
             earlier = self._tracked.get(t, {}) if t == start_frame else {}
             self._take_known(tracks, soft, {o: rle for o, rle in earlier.items() if o not in cond}, cond, image, t)
             free = [o for o in soft if o not in cond]

@@ -1,0 +1,35 @@
+"""Threads that share a frame's work: the next frame's flow, and the objects' steps.
+
+Almost everything the tracker does is NumPy and OpenCV calls on arrays of a view's size,
+which run on one core each and release the GIL while they run. Measured on a 2-core
+machine, one object's propagation kept one core busy and left the other idle. So, with
+:attr:`.tracker.TrackerConfig.threads` above 1, a frame's work is shared:
+
+- the flow of the *next* frame (it needs only the two images, not this frame's masks) is
+  computed by a worker while this frame's objects are tracked (:meth:`.shared.SharedFlow.start`);
+- the objects' steps are spread over the calling thread and ``threads - 1`` workers.
+
+The results are those of the sequential run: the workers compute the same functions of the
+same inputs, and what depends on all objects (competition for pixels, the search for lost
+ones) waits for every step.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_lock = threading.Lock()
+_pools: dict[tuple[int, str, int], ThreadPoolExecutor] = {}
+
+
+def pool(name: str, workers: int) -> ThreadPoolExecutor:
+    """The process's executor called ``name`` with ``workers`` threads, made on first use
+    (and made again in a forked child, whose parent's threads did not come with it)."""
+    key = (os.getpid(), name, workers)
+    with _lock:
+        executor = _pools.get(key)
+        if executor is None:
+            executor = _pools[key] = ThreadPoolExecutor(workers, thread_name_prefix=f"vseg-{name}")
+        return executor
