@@ -50,6 +50,35 @@ def _load_torch() -> None:
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
+class _OneTorchThread:
+    """A context in which torch runs on one thread; the setting it found is put back when
+    the last of the threads inside it leaves (fits run in several threads at once)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved = 1
+
+    def __enter__(self):
+        import torch
+
+        with self._lock:
+            if self._inside == 0:
+                self._saved = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._inside += 1
+
+    def __exit__(self, *exc):
+        import torch
+
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                torch.set_num_threads(self._saved)
+
+
+_one_torch_thread = _OneTorchThread()
+_global_rng = threading.Lock()  # torch's global generator, seeded for a net's initial weights
 _blas = None
 
 
@@ -132,8 +161,9 @@ class PixelClassifier:
         self.mean, self.scale = x.mean(0), x.std(0) + np.float32(1e-3)
         draw = torch.Generator().manual_seed(self.seed)
         # The layers draw their initial weights from torch's global generator: seed it for
-        # them only, leaving the notebook's own torch random state as it was.
-        with torch.random.fork_rng(devices=[]):
+        # them only, leaving the notebook's own torch random state as it was (and one fit
+        # at a time: objects' classifiers are learned in several threads, :mod:`.workers`).
+        with _global_rng, torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             net = torch.nn.Sequential(torch.nn.Linear(CHANNELS, HIDDEN), torch.nn.ReLU(),
                                       torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
@@ -143,17 +173,13 @@ class PixelClassifier:
         # One thread: the net is too small to gain much from two (0.19 against 0.26 s on an
         # idle 2-core machine), and when anything else keeps a core busy (the browser
         # playing the video) torch's spinning threads make it 2-4x slower instead.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with _one_torch_thread:
             for _ in range(STEPS):
                 batch = torch.randint(0, len(y), (BATCH,), generator=draw)
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt[batch])[:, 0], yt[batch], weight=weight[batch])
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-        finally:
-            torch.set_num_threads(threads)
         self.layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in net if isinstance(m, torch.nn.Linear)]
 
     def logit(self, lab: np.ndarray, where: np.ndarray) -> np.ndarray:

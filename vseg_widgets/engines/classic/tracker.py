@@ -659,14 +659,18 @@ class ClassicSession:
 
     def _steps(self, tracks: dict[int, Track], objects: list[int], image: np.ndarray, prev_image: np.ndarray,
                shared: SharedFlow) -> list[tuple[np.ndarray, Frame, View]]:
-        """:meth:`_step` of each of ``objects``, in order: the last one in this thread, the
-        others in the step workers (:mod:`.workers`) at the same time."""
+        """:meth:`_step` of each of ``objects``, in order (:meth:`_each`)."""
+        return self._each(lambda o: self._step(tracks[o], image, prev_image, shared), objects)
+
+    def _each(self, work, items: list) -> list:
+        """``[work(item) for item in items]``, the last item in this thread and the others in
+        the step workers (:mod:`.workers`) at the same time."""
         threads = self.config.threads
-        if threads <= 1 or len(objects) < 2:
-            return [self._step(tracks[o], image, prev_image, shared) for o in objects]
+        if threads <= 1 or len(items) < 2:
+            return [work(item) for item in items]
         workers = pool("step", threads - 1)
-        futures = [workers.submit(self._step, tracks[o], image, prev_image, shared) for o in objects[:-1]]
-        last = self._step(tracks[objects[-1]], image, prev_image, shared)
+        futures = [workers.submit(work, item) for item in items[:-1]]
+        last = work(items[-1])
         return [f.result() for f in futures] + [last]
 
     def _whole(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -706,8 +710,9 @@ class ClassicSession:
         """Start (or restart) tracking from what is known on frame ``t``: the masks an earlier
         pass left there (``earlier``, RLE, on the pass's first frame) and the prompts
         (``cond``, (H, W) bool). Sets ``tracks`` and ``soft`` in place; ``image`` is the frame."""
+        new = [o for o in (*earlier, *cond) if o not in tracks]
+        tracks.update(zip(new, self._each(lambda o: self._new_track(o, t), new)))  # each learns a classifier
         for o, rle in earlier.items():
-            tracks.setdefault(o, self._new_track(o, t))
             m = decode(rle)
             if m.any():
                 soft[o] = m.astype(np.float32)
@@ -715,7 +720,6 @@ class ClassicSession:
             else:
                 tracks[o].area = max(tracks[o].area, 1.0)
         for o, m in cond.items():
-            tracks.setdefault(o, self._new_track(o, t))
             tracks[o].mover = None  # measured again from this prompt on
             soft[o] = m.astype(np.float32)
             self._set_in_view(tracks[o], soft[o], image, keyframe=True)
