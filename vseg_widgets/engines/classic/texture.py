@@ -203,6 +203,8 @@ class PixelClassifier:
 class TextureScores:
     """A classifier's log-odds on one frame, computed on demand: the features once, on the
     box around ``region`` ((h, w) bool), the net only on the pixels asked for (:meth:`at`).
+    With an ``executor``, the features are computed there from the start, while the caller
+    gathers the evidence that decides where to ask.
 
     The tracker asks first where the other evidence leaves the decision open, then on the
     contour band its confidence reads (:mod:`.confidence`): the net's cost follows those
@@ -212,13 +214,19 @@ class TextureScores:
         logit: (h, w) float32 log-odds where computed, 0 elsewhere.
     """
 
-    def __init__(self, classifier: PixelClassifier, lab: np.ndarray, region: np.ndarray):
+    def __init__(self, classifier: PixelClassifier, lab: np.ndarray, region: np.ndarray, executor=None):
         self.classifier = classifier
         self.region = region
         self.logit = np.zeros(region.shape, np.float32)
         self._done = np.zeros(region.shape, bool)
         self._crop = box_around(region) if classifier.ready else None
-        self._feats = None if self._crop is None else features(lab[self._crop])
+        self._feats = None
+        self._future = None  # the features, being computed by ``executor`` while the caller does other work
+        if self._crop is not None:
+            if executor is None:
+                self._feats = features(lab[self._crop])
+            else:
+                self._future = executor.submit(features, lab[self._crop])
 
     def at(self, where: np.ndarray) -> None:
         """Compute the log-odds at (h, w) bool ``where`` (only within ``region``, where the
@@ -228,5 +236,7 @@ class TextureScores:
         todo = (where & self.region & ~self._done)[self._crop]
         if not todo.any():
             return
+        if self._feats is None:
+            self._feats = self._future.result()
         self.logit[self._crop][todo] = self.classifier.score(self._feats[todo])
         self._done[self._crop] |= todo

@@ -461,6 +461,11 @@ class ClassicSession:
                 return np.zeros(warped.shape, np.float32)
             reach, w_warped, w_trust, w_coords = reach_all[win], warped[win], trust[win], coords[win]
             here = frame.crop(win)
+        texture = None
+        if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
+            with STAGES("texture"):  # its features are computed by a worker meanwhile (with threads)
+                texture = TextureScores(track.classifier, here.lab, reach, pool("texture", 1) if cfg.threads > 1 else None)
+        with STAGES("fusion"):
             # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
             # stands in: it only says "the object is near".
             moved = np.maximum(cv2.blur(w_warped, (k, k)), 0.5 * w_warped)
@@ -485,11 +490,9 @@ class ClassicSession:
                 if cue is not None:
                     logit += cfg.motion_cue_weight * cue
         with STAGES("texture"):
-            texture = None
-            if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
+            if texture is not None:
                 # The classifier's say is bounded (CLIP x its weight): it is asked only where
                 # the rest of the evidence leaves the decision open.
-                texture = TextureScores(track.classifier, here.lab, reach)
                 texture.at(np.abs(logit) < cfg.texture_band)
                 logit += cfg.appearance_weight * cfg.texture_weight * texture.logit
         with STAGES("refine"):
