@@ -2,9 +2,12 @@
 
 Each step first does what every object shares (:mod:`.shared`): the whole frame's DIS
 optical flow back to the previous frame, and its forward-backward trust, once, at the work
-resolution; the camera's motion comes from the same flow. Then, for every tracked object,
-in the object's own *view* (:mod:`.view`): a crop around where it was, at full resolution
-for small objects and scaled down to a fixed pixel budget for large ones:
+resolution; the camera's motion comes from the same flow (with
+:attr:`TrackerConfig.threads` above 1, the next frame's flow is computed by a worker
+meanwhile, and objects are tracked in several threads at once, :mod:`.workers`). Then, for
+every tracked object, in the object's own *view* (:mod:`.view`): a crop around where it
+was, at full resolution for small objects and scaled down to a fixed pixel budget for large
+ones; the evidence is computed only on the box of the object's reach within it:
 
 1. **Motion prior.** The previous frame's soft mask is pulled onto the current frame along
    the flow, resampled into the view (an object too small for the work resolution gets a
