@@ -1,8 +1,8 @@
 """Where a propagated frame's milliseconds go: named wall-clock accumulators, off by default.
 
 The tracker wraps each stage of a frame in ``with STAGES("flow"):`` and so on; while
-:attr:`Stages.enabled` is False (always, outside ``benchmarks/bench_classic.py
---profile``) that costs a few hundred nanoseconds a stage. Stages must not nest: each
+:attr:`Stages.enabled` is False (always, outside the profile runs of
+``benchmarks/bench_classic.py``) that costs a few hundred nanoseconds a stage. Stages must not nest: each
 second is counted once, and what no stage claims is the frame's "other". Stages run in
 worker threads too (:mod:`.workers`), where they overlap: a profile that adds up to the
 frame's time is taken with ``TrackerConfig(threads=1)``.

@@ -2,12 +2,16 @@
 
 Almost everything the tracker does is NumPy and OpenCV calls on arrays of a view's size,
 which run on one core each and release the GIL while they run. Measured on a 2-core
-machine, one object's propagation kept one core busy and left the other idle. So, with
-:attr:`.tracker.TrackerConfig.threads` above 1, a frame's work is shared:
+machine, one object's propagation kept one core busy; the other did no useful work. So,
+with :attr:`.tracker.TrackerConfig.threads` above 1, a frame's work is shared:
 
 - the flow of the *next* frame (it needs only the two images, not this frame's masks) is
-  computed by a worker while this frame's objects are tracked (:meth:`.shared.SharedFlow.start`);
-- the objects' steps are spread over the calling thread and ``threads - 1`` workers.
+  computed by the "flow" worker while this frame's objects are tracked
+  (:meth:`.shared.SharedFlow.start`);
+- the objects' steps, and their classifiers' fits when a pass starts, are spread over the
+  calling thread and ``threads - 1`` "step" workers;
+- an object's texture features are computed by the "texture" worker while its step
+  gathers the other evidence (:class:`.texture.TextureScores`).
 
 The results are those of the sequential run: the workers compute the same functions of the
 same inputs, and what depends on all objects (competition for pixels, the search for lost
