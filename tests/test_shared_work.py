@@ -325,3 +325,42 @@ def test_sharing_a_frames_work_over_threads_gives_the_masks_of_one_thread():
             for o, m in masks.items():
                 assert np.array_equal(runs[threads][t][o], m), (threads, t, o)
     assert all(runs[1][7][o].any() for o in (1, 2, 3, 6))
+
+
+def test_thickness_is_about_half_the_width_of_a_strip():
+    from vseg_widgets.engines.classic.tracker import thickness
+
+    strip = np.zeros((200, 400), bool)
+    strip[50:58, 20:380] = True  # 8 px wide
+    assert 3.5 <= thickness(strip) <= 4.5
+    block = np.zeros((200, 400), bool)
+    block[20:180, 100:300] = True
+    assert thickness(block) > 30
+    assert thickness(np.zeros((10, 10), bool)) == 0.0
+
+
+@pytest.mark.parametrize("thin", [True, False])
+def test_a_thin_object_gets_a_flow_of_its_own_view(thin, monkeypatch):
+    # A bike's frame and its rider are narrower than a flow patch at the work resolution:
+    # the shared flow smears them, so a thin prompt is followed with its own view's flow
+    # even when its area is above own_flow_area; a compact one of the same area is not.
+    from vseg_widgets.engines.classic import tracker as T
+    from vseg_widgets.video import ArrayVideo
+
+    h, w = 480, 854
+    base = textured(h, w, seed=3)
+    frames = np.stack([shifted(base, 2 * t, 0) for t in range(3)])
+    mask = np.zeros((h, w), bool)
+    if thin:  # a lattice of 6 px bars: area about 14,000 px, thickness about 3
+        for y in range(100, 400, 40):
+            mask[y : y + 6, 200:600] = True
+    else:
+        mask[150:270, 300:420] = True  # 14,400 px
+    assert mask.sum() > T.TrackerConfig().own_flow_area
+    session = T.ClassicSession(ArrayVideo(frames), T.TrackerConfig())
+    calls = []
+    between = session.view_flow.between
+    monkeypatch.setattr(session.view_flow, "between", lambda *a: calls.append(1) or between(*a))
+    session.add_prompt(0, 1, mask=mask)
+    list(session.propagate(0))
+    assert (len(calls) == 2) is thin, len(calls)

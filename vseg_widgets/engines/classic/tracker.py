@@ -10,8 +10,9 @@ was, at full resolution for small objects and scaled down to a fixed pixel budge
 ones; the evidence is computed only on the box of the object's reach within it:
 
 1. **Motion prior.** The previous frame's soft mask is pulled onto the current frame along
-   the flow, resampled into the view (an object too small for the work resolution gets a
-   flow of its own view instead, :attr:`TrackerConfig.own_flow_area`). Where forward and
+   the flow, resampled into the view (an object too small or too thin for the work
+   resolution gets a flow of its own view instead, :attr:`TrackerConfig.own_flow_area`,
+   :attr:`TrackerConfig.own_flow_thickness`). Where forward and
    backward flow disagree (occlusions, fast limbs) the warp is not believed, and the prior
    there is replaced by a blurred one that only says "the object is near".
 2. **Appearance.** The object's colour model (:mod:`.appearance`) gives P(object | colour);
@@ -105,6 +106,10 @@ class TrackerConfig:
     # resolution: it gets a flow of its own, in its view at the view's resolution (with the
     # presets' settings), as every object did before the flow was shared.
     own_flow_area: float = 10000.0
+    # ... and so does a thin one (a bike and its rider), whose parts are narrower than a flow
+    # patch at the work resolution: thickness = area / boundary pixels (full resolution, about
+    # half its width; a DAVIS rider on a bike 3-6, a person walking 8-20, a car 40).
+    own_flow_thickness: float = 6.0
     cut_correlation: float = 0.5  # HSV histogram correlation below this = scene cut
     motion_weight: float = 1.0  # weight of the warped-mask log-odds
     appearance_weight: float = 1.0  # weight of the colour log-odds
@@ -153,6 +158,9 @@ class Track:
     model: ColourModel
     soft: np.ndarray | None = None  # (H, W) float32 in [0, 1], full resolution; None while lost
     area: float = 0.0  # recent area (full-resolution px, exponential average) while visible
+    # area / boundary px of the prompt's mask (full-resolution px, about half its parts' width);
+    # the prompt's: a thin object's tracked mask fills in (between a bike's frame and wheels)
+    thickness: float = 0.0
     lines: list[Line] = field(default_factory=list)  # thin straight parts, followed apart (:mod:`.lines`)
     centre: np.ndarray | None = None  # (2,) float64 (x, y) centroid of the last output mask
     classifier: PixelClassifier | None = None  # colour and texture, learned on the nearest prompt
@@ -180,6 +188,14 @@ def colour_histogram(image: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
     return cv2.normalize(hist, None).ravel()
+
+
+def thickness(mask: np.ndarray) -> float:
+    """Area / boundary pixels of an (h, w) bool mask, px: about half the width of its parts
+    (a strip w wide: w / 2); 0 for an empty mask."""
+    m = mask.astype(np.uint8)
+    boundary = np.count_nonzero(m > cv2.erode(m, np.ones((3, 3), np.uint8)))
+    return float(np.count_nonzero(m)) / boundary if boundary else 0.0
 
 
 def contested(arrays: list[np.ndarray], above: float) -> tuple[slice, slice] | None:
@@ -428,6 +444,7 @@ class ClassicSession:
         mask = view.crop(soft, cv2.INTER_AREA) > 0.5
         band = self._band(mask.sum())
         if keyframe or not track.model.ready:
+            track.thickness = thickness(mask) / view.scale
             if not track.model.ready:
                 track.model.add_keyframe(index, mask, band)
             track.area = area
@@ -655,7 +672,7 @@ class ClassicSession:
             view = self._view(track.soft)
             frame, prev = self._prepare(image, view), view.crop(prev_image)
         with STAGES("flow"):
-            if track.area < self.config.own_flow_area:
+            if track.area < self.config.own_flow_area or track.thickness < self.config.own_flow_thickness:
                 coords, trust = self.view_flow.between(cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY), frame.gray)
             else:
                 coords, trust = shared.in_view(view)
