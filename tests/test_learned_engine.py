@@ -221,6 +221,25 @@ def test_propagation_reanchors_on_the_model_and_looks_more_often_where_it_correc
         np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
 
 
+def test_reanchoring_follows_the_engines_gaps_and_can_be_turned_off(synthetic_video):
+    video, gt = synthetic_video
+    clip = np.stack([video[t] for t in range(14)])
+    classic = vw.Segmenter(clip, engine="classic")
+    classic.add_mask(0, 1, gt.get(0, 1))
+    classic.propagate("forward", progress=False)
+    for gaps, asked in (((2, 3, 6), [3, 5, 7, 9, 11, 13]), (None, [])):
+        model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))
+        learned = vw.Segmenter(clip, engine=LearnedEngine(model, reanchor_gaps=gaps))
+        learned.add_mask(0, 1, gt.get(0, 1))
+        learned.propagate("forward", progress=False)
+        assert model.boxes == asked and sorted(model.embedded) == asked
+    for t in range(len(clip)):  # without re-anchoring, the classic tracker's masks exactly
+        np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
+    for bad in ((0, 8, 16), (8, 4, 16), (4, 8, 2)):
+        with pytest.raises(ValueError, match="reanchor_gaps"):
+            LearnedEngine(model, reanchor_gaps=bad)
+
+
 def test_the_gap_between_reanchorings_grows_where_the_tracker_holds_and_shrinks_where_it_drifts():
     from vseg_widgets.engines.learned import REANCHOR_GAPS, next_gap
 

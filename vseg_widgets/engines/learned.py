@@ -30,6 +30,14 @@ from ..prompt_models.cache import DEFAULT_MAX_BYTES, EmbeddingCache
 from .classic import TrackerConfig
 from .classic.tracker import ClassicSession
 
+# Re-anchoring (LearnedSession._reanchor). On the DAVIS dev sequences, the model's answer
+# to a tracked mask's box and mask, taken where it agrees with the mask at IoU 0.7 or more,
+# raised J on those frames by 0.034 on average (7 sequences better, 2 within 0.01 worse);
+# taken everywhere, it lost 0.13 on kite-surf, whose kite lines the model does not see.
+REANCHOR_AGREEMENT = 0.7
+REANCHOR_GAPS = (4, 8, 16)  # frames between re-anchorings: fewest, first, most
+STEADY = 0.95  # an answer this close to every tracked mask: the tracker needs no help
+
 
 class LearnedEngine:
     """``vw.Segmenter(video)``'s engine: a learned image prompt model plus classic propagation.
@@ -40,11 +48,18 @@ class LearnedEngine:
         config: the classic tracker's settings.
         cache_bytes: bound on the cached frame embeddings, bytes (default 128 MiB: 32
             frames of the shipped model).
+        reanchor_gaps: (fewest, first, most) frames between the re-anchorings of
+            propagation on the model (:func:`next_gap`); None: never, the classic tracker
+            alone carries the masks. Each re-anchoring costs an encoder pass (about ten
+            tracked frames on 2 cores), so on the DAVIS dev sequences, from first-frame
+            masks: (4, 8, 16) J&F 0.825 at 0.37x classic's frames/s, (8, 16, 32) 0.797,
+            (16, 32, 64) 0.779 at about 0.8x, None 0.764 (classic's) at 1x.
     """
 
     name = "learned"
 
-    def __init__(self, prompt_model=None, config: TrackerConfig | None = None, cache_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, prompt_model=None, config: TrackerConfig | None = None, cache_bytes: int = DEFAULT_MAX_BYTES,
+                 reanchor_gaps: tuple[int, int, int] | None = REANCHOR_GAPS):
         if prompt_model is None:
             from ..prompt_models.shipped import shipped_model
 
@@ -59,16 +74,25 @@ class LearnedEngine:
         self.prompt_model = prompt_model
         self.config = config or TrackerConfig()
         self.cache_bytes = cache_bytes
+        if reanchor_gaps is not None:
+            fewest, first, most = (int(g) for g in reanchor_gaps)
+            if not 1 <= fewest <= first <= most:
+                raise ValueError(f"reanchor_gaps={reanchor_gaps!r}: give (fewest, first, most) frames with "
+                                 "1 <= fewest <= first <= most, e.g. (4, 8, 16); or None to never re-anchor.")
+            reanchor_gaps = (fewest, first, most)
+        self.reanchor_gaps = reanchor_gaps
 
     def init_session(self, video) -> "LearnedSession":
-        return LearnedSession(video, self.prompt_model, self.config, self.cache_bytes)
+        return LearnedSession(video, self.prompt_model, self.config, self.cache_bytes, self.reanchor_gaps)
 
 
 class LearnedSession:
     """Engine session of :class:`LearnedEngine` (see :mod:`vseg_widgets.engines.base`)."""
 
-    def __init__(self, video, prompt_model, config: TrackerConfig, cache_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, video, prompt_model, config: TrackerConfig, cache_bytes: int = DEFAULT_MAX_BYTES,
+                 reanchor_gaps: tuple[int, int, int] | None = REANCHOR_GAPS):
         self.video = video
+        self.reanchor_gaps = reanchor_gaps
         self.model = prompt_model
         self.tracker = ClassicSession(video, config)
         self.embeddings = EmbeddingCache(self._embed, cache_bytes)
@@ -173,10 +197,12 @@ class LearnedSession:
     # -- propagation and the rest -----------------------------------------------------------
     def propagate(self, start_frame: int, reverse: bool = False):
         """The classic tracker's propagation, re-anchored on the prompt model every few
-        frames (:meth:`_reanchor`, :func:`next_gap`); the embedding of the next such frame
-        is computed in the background while the tracker works towards it."""
+        frames (:meth:`_reanchor`, :func:`next_gap`; never with ``reanchor_gaps=None``); the
+        embedding of the next such frame is computed in the background while the tracker
+        works towards it."""
         step = -1 if reverse else 1
-        schedule = {"gap": REANCHOR_GAPS[1], "due": start_frame}
+        gaps = self.reanchor_gaps
+        schedule = {"gap": gaps[1] if gaps else 0, "due": start_frame if gaps else None}
 
         def refine(t: int, masks: dict) -> dict | None:
             if t != start_frame:  # tracked anew by this pass: what was judged there is old
@@ -186,7 +212,7 @@ class LearnedSession:
                 return None
             refined, agreement, judged = ({}, [], {}) if t == start_frame else self._reanchor(t, masks)
             self._judged.update({(t, o): c for o, c in judged.items()})
-            schedule["gap"] = next_gap(schedule["gap"], agreement)  # the start frame teaches nothing
+            schedule["gap"] = next_gap(schedule["gap"], agreement, gaps)  # the start frame teaches nothing
             schedule["due"] = t + step * schedule["gap"]
             if 0 <= schedule["due"] < len(self.video):
                 self.embeddings.prefetch(schedule["due"])
@@ -238,24 +264,17 @@ class LearnedSession:
         self._judged.clear()
 
 
-# Re-anchoring (LearnedSession._reanchor). On the DAVIS dev sequences, the model's answer
-# to a tracked mask's box and mask, taken where it agrees with the mask at IoU 0.7 or more,
-# raised J on those frames by 0.034 on average (7 sequences better, 2 within 0.01 worse);
-# taken everywhere, it lost 0.13 on kite-surf, whose kite lines the model does not see.
-REANCHOR_AGREEMENT = 0.7
-REANCHOR_GAPS = (4, 8, 16)  # frames between re-anchorings: fewest, first, most
-STEADY = 0.95  # an answer this close to every tracked mask: the tracker needs no help
 
 
-def next_gap(gap: int, agreement: list[float]) -> int:
+def next_gap(gap: int, agreement: list[float], gaps: tuple[int, int, int] = REANCHOR_GAPS) -> int:
     """Frames to the next re-anchoring after one whose answers agreed with the tracked
     masks by ``agreement`` (IoU each): twice as far when all agreed closely (:data:`STEADY`),
     half as far when one was taken as a real correction, the same when nothing was learnt.
 
-    The encoder costs about three tracked frames; this spends it where the tracker drifts
-    and saves it where the tracker holds.
+    The encoder costs about ten tracked frames on 2 cores; this spends it where the tracker
+    drifts and saves it where the tracker holds.
     """
-    fewest, _, most = REANCHOR_GAPS
+    fewest, _, most = gaps
     if not agreement:
         return gap
     if min(agreement) >= STEADY:
