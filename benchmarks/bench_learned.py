@@ -1,7 +1,7 @@
 """Benchmark of the default "learned" engine beside the weight-free "classic" one, same run,
 on the DAVIS 2016 dev sequences.
 
-    .venv/bin/python benchmarks/bench_learned.py            # everything, ~15 min on 2 cores
+    .venv/bin/python benchmarks/bench_learned.py            # everything, ~20 min on 2 cores
     .venv/bin/python benchmarks/bench_learned.py --quick    # 3 sequences, short memory run
 
 Writes benchmarks/results/learned.md and learned.json with, for both engines:
@@ -13,7 +13,8 @@ Writes benchmarks/results/learned.md and learned.json with, for both engines:
   frame's first; median, p95), and the first click on a fresh frame, embedding included
   (median over the 40 frames; the model already loaded).
 - **Propagation**: frame 0's ground-truth mask, then forward; DAVIS J&F over frames
-  1..N-2 and frames/s, both engines in this run, and their ratio.
+  1..N-2 and frames/s, both engines in this run, and their ratio; and the learned engine
+  with the re-anchoring schedules of :data:`TRADE_OFF` (J&F against frames/s).
 - **One-click propagation**, what a newcomer does: the clicker's first click only (the
   deepest point of frame 0's ground truth), then forward; J&F.
 - **Memory**: the embedding cache's bytes against its bound after the player rested on 100
@@ -41,8 +42,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import vseg_widgets as vw  # noqa: E402
 from bench_classic import CLICK_FRAMES, LoopVideo, rss_mb  # noqa: E402
 from vseg_widgets.engines import ClassicEngine, LearnedEngine  # noqa: E402
+from vseg_widgets.engines.learned import REANCHOR_GAPS  # noqa: E402
 from vseg_widgets.metrics import f_boundary, jaccard  # noqa: E402
 from vseg_widgets.metrics.clicks import MAX_CLICKS, next_click, noc  # noqa: E402
+
+TRADE_OFF = ((8, 16, 32), (16, 32, 64))  # re-anchoring schedules measured beside the default
 
 ENGINES = {"classic": ClassicEngine, "learned": LearnedEngine}
 
@@ -171,6 +175,12 @@ def write_report(result: dict, out: Path) -> None:
         cells = [fmt.format(m[e][key]) if m[e].get(key) is not None else "-" for e in ("classic", "learned")]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     lines.append(f"| frames/s ratio learned / classic (GT propagation) | | {m['fps_ratio']:.2f} |")
+    lines += ["", "How often propagation re-anchors on the model (`LearnedEngine(reanchor_gaps=...)`: fewest, first, "
+              "most frames between looks), first-frame GT propagation, same run:", "",
+              "| reanchor_gaps | J&F | frames/s ratio to classic |", "|---|---:|---:|",
+              f"| {tuple(REANCHOR_GAPS)} (default) | {m['learned']['gt_J&F']:.3f} | {m['fps_ratio']:.2f} |"]
+    lines += [f"| {tuple(t['gaps'])} | {t['gt_J&F']:.3f} | {t['fps_ratio']:.2f} |" for t in m.get("trade_off", [])]
+    lines.append(f"| None (never: the classic tracker's masks) | {m['classic']['gt_J&F']:.3f} | 1.00 |")
     better = result["one_click_improved"]
     lines += ["", f"The learned engine beats classic on {better} of {len(names)} sequences in one-click propagation, "
               f"on {result['gt_improved']} in GT propagation."]
@@ -224,6 +234,10 @@ def main(argv=None) -> dict:
                       "NoC@90": float(np.mean([noc(r["ious"], 0.90) for r in runs])),
                       "gt": gt_scores, "fps": fps, "one_click": one,
                       "iou_at_clicks": [[round(v, 4) for v in r["ious"]] for r in runs]}
+        for gaps in TRADE_OFF:  # how often propagation re-anchors: J&F against frames/s
+            engine = LearnedEngine(engines["learned"].prompt_model, reanchor_gaps=gaps)
+            row[f"gaps {gaps}"] = dict(zip(("gt", "fps"), propagate(engine, video, gt, lambda s: s.add_prompt(0, 1, mask=gt.get(0, 1)))))
+            seconds[f"gaps {gaps}"] = seconds.get(f"gaps {gaps}", 0.0) + len(video) / row[f"gaps {gaps}"]["fps"]
         frames += len(video)
         rows[name] = row
         print(f"{name:16s} " + "  ".join(
@@ -244,6 +258,11 @@ def main(argv=None) -> dict:
             "one_click_J&F": float(np.mean([g["J&F"] for g in p["one_click"]])),
         }
     mean["fps_ratio"] = mean["learned"]["gt_fps"] / mean["classic"]["gt_fps"]
+    mean["trade_off"] = [
+        {"gaps": list(gaps), "gt_J&F": float(np.mean([rows[n][f"gaps {gaps}"]["gt"]["J&F"] for n in names])),
+         "fps_ratio": frames / seconds[f"gaps {gaps}"] / mean["classic"]["gt_fps"]}
+        for gaps in TRADE_OFF
+    ]
     improved = sum(rows[n]["learned"]["one_click"]["J&F"] > rows[n]["classic"]["one_click"]["J&F"] for n in names)
     gt_improved = sum(rows[n]["learned"]["gt"]["J&F"] > rows[n]["classic"]["gt"]["J&F"] for n in names)
     result = {
