@@ -52,8 +52,9 @@ class LearnedEngine:
             propagation on the model (:func:`next_gap`); None: never, the classic tracker
             alone carries the masks. Each re-anchoring costs an encoder pass (about ten
             tracked frames on 2 cores), so on the DAVIS dev sequences, from first-frame
-            masks: (4, 8, 16) J&F 0.825 at 0.37x classic's frames/s, (8, 16, 32) 0.797,
-            (16, 32, 64) 0.779 at about 0.8x, None 0.764 (classic's) at 1x.
+            masks (``benchmarks/bench_learned.py``): (4, 8, 16) J&F 0.825 at 0.30x classic's
+            frames/s, (8, 16, 32) 0.797 at 0.49x, (16, 32, 64) 0.779 at 0.72x, None 0.764
+            (classic's) at 1x.
     """
 
     name = "learned"
