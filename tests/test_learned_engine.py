@@ -204,8 +204,10 @@ def test_propagation_reanchors_on_the_model_and_looks_more_often_where_it_correc
 
     fewest, first, _ = REANCHOR_GAPS
     video, gt = synthetic_video
-    due = [first, first + fewest, first + 2 * fewest]  # each answer corrects: the gap halves to its least
-    clip = np.stack([video[t] for t in range(due[-1] + 2)])  # before the synthetic occlusion
+    # Each answer corrects, so the gap halves to its least; but the frames are asked for
+    # a pair ahead (the first two together), so the shorter gap starts after the second.
+    due = [first, 2 * first, 2 * first + fewest]
+    clip = np.stack([video[t] for t in range(due[-1] + 1)])  # before the synthetic occlusion
     model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))  # an outline that agrees with the tracked one
     learned = vw.Segmenter(clip, engine=LearnedEngine(model))
     classic = vw.Segmenter(clip, engine="classic")
@@ -227,7 +229,9 @@ def test_reanchoring_follows_the_engines_gaps_and_can_be_turned_off(synthetic_vi
     classic = vw.Segmenter(clip, engine="classic")
     classic.add_mask(0, 1, gt.get(0, 1))
     classic.propagate("forward", progress=False)
-    for gaps, asked in (((2, 3, 6), [3, 5, 7, 9, 11, 13]), (None, [])):
+    # (3, 6) asked together at the start, then the gap halves to 2: (8, 10), then 12 alone,
+    # the last inside the clip.
+    for gaps, asked in (((2, 3, 6), [3, 6, 8, 10, 12]), (None, [])):
         model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))
         learned = vw.Segmenter(clip, engine=LearnedEngine(model, reanchor_gaps=gaps))
         learned.add_mask(0, 1, gt.get(0, 1))

@@ -16,7 +16,8 @@ import vseg_widgets as vw
 from vseg_widgets.errors import ModelFileError, ModelOutputError
 from vseg_widgets.metrics import jaccard, next_click
 from vseg_widgets.prompt_models import EmbeddingCache, Prediction, SamPredictorModel, shipped
-from vseg_widgets.prompt_models.onnx_sam import OnnxSam, sam_points
+from vseg_widgets.prompt_models.cache import LookAhead
+from vseg_widgets.prompt_models.onnx_sam import OnnxSam, PairedEmbedding, pair_layout, sam_points
 
 
 def deepest_point(mask: np.ndarray) -> tuple[float, float]:
@@ -143,6 +144,89 @@ def test_points_and_box_are_scaled_into_the_1024_frame_with_sams_padding_point()
     coords, labels = sam_points(None, None, np.array([0, 0, 854, 480], np.float32), (480, 854))
     assert labels.tolist() == [[2, 3]]
     np.testing.assert_allclose(coords[0, 1], [1024, 576])
+
+
+def test_the_shipped_encoder_runs_quantised_close_to_its_float_weights(model, synthetic_video):
+    video, _ = synthetic_video
+    exact = OnnxSam(shipped.WEIGHTS / "encoder.onnx", shipped.WEIGHTS / "sam.onnx", quantize=False)
+    assert model.quantize and not exact.quantize
+    a, b = model.embed(video[0]), exact.embed(video[0])
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) < 0.03
+    assert not np.array_equal(a, b)  # the int8 graph is the one that ran
+    shipped.verify()  # the file on disk is left as it is
+
+
+def box_of(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
+
+
+def test_two_wide_frames_share_one_encoder_pass_and_each_answers_as_it_would_alone():
+    video, gt = vw.datasets.synthetic(num_frames=8, height=270, width=480)  # 16:9
+    model = OnnxSam(shipped.WEIGHTS / "encoder.onnx", shipped.WEIGHTS / "sam.onnx", quantize=True)
+    model.embed_pair(video[0], video[1])  # the first call also encodes the padding, once
+    passes = []
+    encode = model._encode
+    model._encode = lambda square: passes.append(square.shape) or encode(square)
+    first, second = model.embed_pair(video[2], video[6])
+    assert passes == [(1, 3, 1024, 1024)]
+    assert isinstance(first, PairedEmbedding) and first.features.shape == (1, 256, 64, 64)
+    assert first.scale == pytest.approx(512 / 270) and first.nbytes == 256 * 64 * 64 * 4
+    checked = 0
+    for frame, paired in ((2, first), (6, second)):
+        for obj in (1, 2):
+            target = gt.get(frame, obj)
+            if not target.any():  # not in view on this frame
+                continue
+            checked += 1
+            alone = model.predict(model.embed(video[frame]), target.shape, box=box_of(target))
+            pred = model.predict(paired, target.shape, box=box_of(target), logits=model.mask_to_logits(target, paired))
+            assert pred.masks.shape == (1, 270, 480)
+            assert jaccard(pred.masks[0], target) > 0.9
+            assert jaccard(pred.masks[0], alone.masks[0]) > 0.9
+    assert checked >= 3
+
+
+def test_frames_are_paired_only_where_each_keeps_most_of_its_resolution(model, synthetic_video):
+    assert pair_layout(480, 854) == (pytest.approx(512 / 480), False)  # 16:9: stacked, 0.89x
+    assert pair_layout(854, 480) == (pytest.approx(512 / 480), True)  # portrait: side by side
+    assert pair_layout(240, 320)[0] is None  # 4:3 would keep 0.67x
+    video, _ = synthetic_video  # 320x240: two plain embeddings
+    first, second = model.embed_pair(video[0], video[1])
+    assert isinstance(first, np.ndarray) and first.shape == (1, 256, 64, 64)
+    np.testing.assert_allclose(first, model.embed(video[0]), rtol=1e-4, atol=1e-4)
+
+
+def test_a_mask_input_follows_the_layout_of_the_embedding_it_goes_with():
+    full = np.ones((480, 854), bool)
+    plain = OnnxSam("e", "d").mask_to_logits(full)
+    paired = OnnxSam("e", "d").mask_to_logits(full, PairedEmbedding(np.zeros((1, 256, 64, 64), np.float32), 512 / 480))
+    assert (plain > 0).sum(0).max() == 144 and (plain > 0).sum(1).max() == 256  # 576 x 1024 of the square
+    assert (paired > 0).sum(0).max() == 128 and (paired > 0).sum(1).max() == 228  # 512 x 911
+
+
+def test_look_ahead_embeds_two_frames_per_job_and_hands_each_out_once():
+    jobs = []
+
+    def embed_pair(first, second):
+        jobs.append((first, second))
+        if first == 13:
+            raise RuntimeError("broken frame 13")
+        return f"e{first}", None if second is None else f"e{second}"
+
+    ahead = LookAhead(embed_pair)
+    ahead.ask(4, 8)
+    ahead.ask(12)
+    assert ahead.asked() == [4, 8, 12]
+    assert ahead.take(8) == "e8" and ahead.take(4) == "e4" and ahead.take(12) == "e12"
+    assert jobs == [(4, 8), (12, None)]
+    assert ahead.take(8) is None and ahead.asked() == []  # taken once; never asked: None
+    ahead.ask(13, 14)
+    with pytest.raises(RuntimeError, match="broken frame 13"):
+        ahead.take(13)
+    ahead.ask(20, 24)
+    ahead.clear()
+    assert ahead.asked() == [] and ahead.take(20) is None
 
 
 class _Outputs:

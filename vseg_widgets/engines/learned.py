@@ -26,7 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import ModelFileError, ModelOutputError, PromptModelError
-from ..prompt_models.cache import DEFAULT_MAX_BYTES, EmbeddingCache
+from ..prompt_models.cache import DEFAULT_MAX_BYTES, EmbeddingCache, LookAhead
 from .classic import TrackerConfig
 from .classic.tracker import ClassicSession
 
@@ -97,6 +97,7 @@ class LearnedSession:
         self.model = prompt_model
         self.tracker = ClassicSession(video, config)
         self.embeddings = EmbeddingCache(self._embed, cache_bytes)
+        self._ahead = LookAhead(self._embed_pair)  # the frames propagation will re-anchor on
         # (frame, obj) -> (points, labels, box, logits) of the last answer, to feed back
         self._answers: dict[tuple[int, int], tuple] = {}
         # (frame, obj) -> the model's judgement of the mask propagation put out there, where
@@ -183,6 +184,25 @@ class LearnedSession:
         with self._model_errors(f"to embed frame {frame}", "Check the model (or your predictor's set_image)."):
             return self.model.embed(self.video[frame])
 
+    def _embed_pair(self, first: int, second: int | None) -> tuple:
+        """Two frames' embeddings, from one encoder pass where the model can
+        (``embed_pair``, :meth:`~vseg_widgets.prompt_models.OnnxSam.embed_pair`); with
+        ``second`` None, ``first``'s alone (and None)."""
+        pair = getattr(self.model, "embed_pair", None)
+        if second is None:
+            return self.model.embed(self.video[first]), None
+        if pair is None:
+            return self.model.embed(self.video[first]), self.model.embed(self.video[second])
+        return pair(self.video[first], self.video[second])
+
+    def _mask_logits(self, mask: np.ndarray, embedding) -> np.ndarray | None:
+        """``mask`` as the model's mask input for ``embedding`` (a model with ``embed_pair``
+        lays its paired embeddings out its own way); None for a model without mask input."""
+        to_logits = getattr(self.model, "mask_to_logits", None)
+        if to_logits is None:
+            return None
+        return to_logits(mask, embedding) if hasattr(self.model, "embed_pair") else to_logits(mask)
+
     @contextmanager
     def _model_errors(self, doing: str, then: str):
         """Raise what the model raises as :class:`PromptModelError`, saying what it was
@@ -199,8 +219,8 @@ class LearnedSession:
     def propagate(self, start_frame: int, reverse: bool = False):
         """The classic tracker's propagation, re-anchored on the prompt model every few
         frames (:meth:`_reanchor`, :func:`next_gap`; never with ``reanchor_gaps=None``); the
-        embedding of the next such frame is computed in the background while the tracker
-        works towards it."""
+        embeddings of the next such frames are computed in the background, two per encoder
+        pass, while the tracker works towards them (:meth:`_plan`)."""
         step = -1 if reverse else 1
         gaps = self.reanchor_gaps
         schedule = {"gap": gaps[1] if gaps else 0, "due": start_frame if gaps else None}
@@ -214,12 +234,33 @@ class LearnedSession:
             refined, agreement, judged = ({}, [], {}) if t == start_frame else self._reanchor(t, masks)
             self._judged.update({(t, o): c for o, c in judged.items()})
             schedule["gap"] = next_gap(schedule["gap"], agreement, gaps)  # the start frame teaches nothing
-            schedule["due"] = t + step * schedule["gap"]
-            if 0 <= schedule["due"] < len(self.video):
-                self.embeddings.prefetch(schedule["due"])
+            schedule["due"] = self._plan(t, step, schedule["gap"])
             return refined
 
-        return self.tracker.propagate(start_frame, reverse, refine=refine)
+        self._ahead.clear()
+        try:
+            yield from self.tracker.propagate(start_frame, reverse, refine=refine)
+        finally:
+            self._ahead.clear()  # a pass stopped early leaves nothing asked for
+
+    LOOK_AHEAD = 3  # re-anchoring frames asked for ahead of the pass: the next, and a pair beyond it
+
+    def _plan(self, t: int, step: int, gap: int) -> int:
+        """The frame to re-anchor on after ``t``: the first one already asked for ahead, else
+        ``gap`` frames on. Asks for the frames after it, in pairs, so that
+        :data:`LOOK_AHEAD` are asked at all times: the encoder works a pair ahead of the
+        tracker, and a change of ``gap`` takes effect after the frames already asked."""
+        asked = [f for f in self._ahead.asked() if (f - t) * step > 0]
+        frames = asked or [t + step * gap]
+        while len(frames) < self.LOOK_AHEAD:
+            frames.append(frames[-1] + step * gap)
+        inside = lambda f: 0 <= f < len(self.video)  # noqa: E731
+        new = [f for f in frames if f not in asked and inside(f)]
+        for first, second in zip(new[::2], new[1::2]):
+            self._ahead.ask(first, second)
+        if len(new) % 2 and not inside(new[-1] + step * gap):  # the last one: alone
+            self._ahead.ask(new[-1])
+        return frames[0]  # (an odd one before the end is paired on the next call)
 
     def _reanchor(self, frame: int, masks: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], list[float], dict[int, float]]:
         """The prompt model's answer for each tracked mask of ``frame``, prompted with the
@@ -233,17 +274,23 @@ class LearnedSession:
         ambiguous; the model knows objects, and puts the outline back on this one's edges.
         """
         size = (self.video.height, self.video.width)
-        embedding = self.embeddings.get(frame)
-        to_logits = getattr(self.model, "mask_to_logits", None)
+        then = "The masks up to that frame are kept; check the model (or your predictor), or propagate with engine='classic'."
+        with self._model_errors(f"to embed frame {frame} for re-anchoring", then):
+            if self.embeddings.ready(frame):  # clicked there: the frame's own embedding
+                self._ahead.forget(frame)
+                embedding = self.embeddings.get(frame)
+            else:
+                embedding = self._ahead.take(frame)
+                if embedding is None:  # not asked for ahead (the end of the video)
+                    embedding = self.embeddings.get(frame)
         refined, agreement, judged = {}, [], {}
         for obj, mask in masks.items():
             if not mask.any():
                 continue
             ys, xs = np.nonzero(mask)
             box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
-            then = "The masks up to that frame are kept; check the model (or your predictor), or propagate with engine='classic'."
             with self._model_errors(f"while re-anchoring frame {frame}", then):
-                pred = self.model.predict(embedding, size, box=box, logits=None if to_logits is None else to_logits(mask))
+                pred = self.model.predict(embedding, size, box=box, logits=self._mask_logits(mask, embedding))
             answer = np.asarray(pred.masks[pred.best], bool)
             for other, m in masks.items():
                 if other != obj:
@@ -260,6 +307,7 @@ class LearnedSession:
         self._judged = {k: v for k, v in self._judged.items() if k[1] != obj_id}
 
     def reset(self) -> None:
+        self._ahead.clear()
         self.tracker.reset()
         self._answers.clear()
         self._judged.clear()

@@ -78,16 +78,17 @@ class ImagePromptModel(Protocol):
         ...
 
 
-def sam_mask_logits(mask: np.ndarray, side: int = 1024, low_res: int = 256, strength: float = 10.0) -> np.ndarray:
+def sam_mask_logits(mask: np.ndarray, side: int = 1024, low_res: int = 256, strength: float = 10.0,
+                    scale: float | None = None) -> np.ndarray:
     """An (H, W) bool mask as SAM-style low-resolution logits: (low_res, low_res) float32.
 
     SAM's mask input lives in the padded square frame the encoder sees (the longest side
-    resized to ``side``, padded at the bottom and right), at ``low_res / side`` of its scale.
-    A binary mask becomes +-``strength`` there: how SAM 2 conditions a click on a frame that
-    propagation already has a mask for.
+    resized to ``side``, padded at the bottom and right; or the frame at ``scale`` x its
+    size there), at ``low_res / side`` of its scale. A binary mask becomes +-``strength``
+    there: how SAM 2 conditions a click on a frame that propagation already has a mask for.
     """
     h, w = mask.shape
-    scale = low_res / max(h, w)
+    scale = (scale or side / max(h, w)) * low_res / side
     nh, nw = max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
     import cv2
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 DEFAULT_MAX_BYTES = 128 * 2**20  # 32 frames of the shipped model's 4 MiB embeddings
@@ -135,3 +136,65 @@ class EmbeddingCache:
                 frame = self._wanted.pop()
                 self._running.add(frame)
             self._compute(frame, reraise=False)
+
+
+_AHEAD_POOL: ThreadPoolExecutor | None = None
+_AHEAD_LOCK = threading.Lock()
+
+
+def _ahead_pool() -> ThreadPoolExecutor:
+    """One background thread for every session's look-ahead embeddings: they share the
+    CPU anyway, and an idle pool per session would hold a thread each."""
+    global _AHEAD_POOL
+    with _AHEAD_LOCK:
+        if _AHEAD_POOL is None:
+            _AHEAD_POOL = ThreadPoolExecutor(1, thread_name_prefix="vseg-ahead")
+        return _AHEAD_POOL
+
+
+class LookAhead:
+    """Embeddings of the frames a propagation pass will re-anchor on, computed in the
+    background two at a time (one encoder pass for both where the model can:
+    :meth:`~.onnx_sam.OnnxSam.embed_pair`), before the pass gets there.
+
+    Args:
+        embed_pair: (first frame, second frame or None) -> (their two embeddings; the
+            second None when there is no second frame).
+
+    Each embedding is taken once (:meth:`take`); :meth:`clear` drops the rest, so at most
+    the few asked for ahead are held.
+    """
+
+    def __init__(self, embed_pair: Callable[[int, int], tuple[Any, Any]]):
+        self._embed_pair = embed_pair
+        self._asked: dict[int, tuple[Future, int]] = {}  # frame -> (its pair's job, its place in the pair)
+
+    def ask(self, first: int, second: int | None = None) -> None:
+        """Start embedding ``first`` and ``second`` (if any) in the background."""
+        job = _ahead_pool().submit(self._embed_pair, first, second)
+        self._asked[first] = (job, 0)
+        if second is not None:
+            self._asked[second] = (job, 1)
+
+    def asked(self) -> list[int]:
+        """The frames asked for and not yet taken, in the order asked."""
+        return list(self._asked)
+
+    def take(self, frame: int) -> Any | None:
+        """``frame``'s embedding, awaited if under way (raising what the model raised);
+        None if it was not asked for."""
+        entry = self._asked.pop(frame, None)
+        if entry is None:
+            return None
+        job, place = entry
+        return job.result()[place]
+
+    def forget(self, frame: int) -> None:
+        """Drop ``frame``'s embedding, asked for but not needed (its pair's job goes on)."""
+        self._asked.pop(frame, None)
+
+    def clear(self) -> None:
+        """Forget every frame asked for; jobs not started yet are cancelled."""
+        for job, _ in self._asked.values():
+            job.cancel()
+        self._asked.clear()

