@@ -46,7 +46,7 @@ from vseg_widgets.engines.learned import REANCHOR_GAPS  # noqa: E402
 from vseg_widgets.metrics import f_boundary, jaccard  # noqa: E402
 from vseg_widgets.metrics.clicks import MAX_CLICKS, next_click, noc  # noqa: E402
 
-TRADE_OFF = ((8, 16, 32), (16, 32, 64))  # re-anchoring schedules measured beside the default
+TRADE_OFF = ((4, 4, 4), (8, 8, 8), (4, 8, 16))  # re-anchoring schedules measured beside the default
 
 ENGINES = {"classic": ClassicEngine, "learned": LearnedEngine}
 

@@ -200,16 +200,14 @@ def _cut(mask: np.ndarray) -> np.ndarray:
 
 
 def test_propagation_reanchors_on_the_model_and_looks_more_often_where_it_corrects(synthetic_video):
-    from vseg_widgets.engines.learned import REANCHOR_GAPS
-
-    fewest, first, _ = REANCHOR_GAPS
+    fewest, first = 4, 8  # gaps (4, 8, 16); the default is a fixed gap
     video, gt = synthetic_video
     # Each answer corrects, so the gap halves to its least; but the frames are asked for
     # a pair ahead (the first two together), so the shorter gap starts after the second.
     due = [first, 2 * first, 2 * first + fewest]
     clip = np.stack([video[t] for t in range(due[-1] + 1)])  # before the synthetic occlusion
     model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))  # an outline that agrees with the tracked one
-    learned = vw.Segmenter(clip, engine=LearnedEngine(model))
+    learned = vw.Segmenter(clip, engine=LearnedEngine(model, reanchor_gaps=(fewest, first, 16)))
     classic = vw.Segmenter(clip, engine="classic")
     for seg in (learned, classic):
         seg.add_mask(0, 1, gt.get(0, 1))
@@ -247,13 +245,15 @@ def test_reanchoring_follows_the_engines_gaps_and_can_be_turned_off(synthetic_vi
 def test_the_gap_between_reanchorings_grows_where_the_tracker_holds_and_shrinks_where_it_drifts():
     from vseg_widgets.engines.learned import REANCHOR_GAPS, next_gap
 
-    fewest, first, most = REANCHOR_GAPS
-    assert next_gap(first, [0.99, 0.97]) == 2 * first  # every answer agreed closely
-    assert next_gap(most, [0.99]) == most
-    assert next_gap(first, [0.99, 0.8]) == first // 2  # one was a real correction
-    assert next_gap(fewest, [0.8]) == fewest
-    assert next_gap(first, [0.3]) == first  # an answer not taken teaches nothing
-    assert next_gap(first, []) == first  # nothing tracked
+    gaps = fewest, first, most = 4, 8, 16
+    assert next_gap(first, [0.99, 0.97], gaps) == 2 * first  # every answer agreed closely
+    assert next_gap(most, [0.99], gaps) == most
+    assert next_gap(first, [0.99, 0.8], gaps) == first // 2  # one was a real correction
+    assert next_gap(fewest, [0.8], gaps) == fewest
+    assert next_gap(first, [0.3], gaps) == first  # an answer not taken teaches nothing
+    assert next_gap(first, [], gaps) == first  # nothing tracked
+    gap = REANCHOR_GAPS[1]  # the default keeps its gap whatever the answers
+    assert next_gap(gap, [0.99]) == next_gap(gap, [0.8]) == gap
 
 
 def test_the_tracker_puts_a_refined_mask_out_and_keeps_it_as_that_frames_mask(synthetic_video):

@@ -391,7 +391,7 @@ class Segmenter:
 
     def ready(self, frame: int) -> bool:
         """False while a prompt on ``frame`` would first have to compute per-frame features
-        (the learned engine's embedding, about a second on a CPU); True otherwise."""
+        (the learned engine's embedding, about half a second on a CPU); True otherwise."""
         ready = getattr(self._session, "ready", None)
         return True if ready is None else bool(ready(self.video.check_index(frame)))
 

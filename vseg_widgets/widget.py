@@ -461,7 +461,7 @@ class Player(anywidget.AnyWidget):
     def _working(self, frame: int):
         """Say in the status line that image features are computed, if the prompt must wait for them."""
         if not self.seg.ready(frame):
-            self.working = f"Computing image features of frame {frame}… (about a second, once per frame)"
+            self.working = f"Computing image features of frame {frame}… (under a second, once per frame)"
         try:
             yield
         finally:

@@ -12,8 +12,8 @@ with the previous answer's low-resolution logits fed back, so a correction refin
 instead of starting over. A click on a frame that propagation already reached starts from
 the propagated mask (as SAM 2 does). During propagation, every few frames the model is
 asked again, with the tracked mask as its prompt, and corrects the mask's outline where it
-agrees with it (:meth:`LearnedSession._reanchor`), more often where it corrects more
-(:func:`next_gap`); its predicted IoU there joins the tracker's confidence
+agrees with it (:meth:`LearnedSession._reanchor`; how often: :data:`REANCHOR_GAPS`,
+:func:`next_gap`); its predicted IoU there joins the tracker's confidence
 (:func:`judged_iou`). The first click is ambiguous (the shirt or the
 person?): the decoder's candidates are asked for, and the largest one it is confident in
 that is not the background is kept (:func:`whole_object`).
@@ -35,7 +35,12 @@ from .classic.tracker import ClassicSession
 # raised J on those frames by 0.034 on average (7 sequences better, 2 within 0.01 worse);
 # taken everywhere, it lost 0.13 on kite-surf, whose kite lines the model does not see.
 REANCHOR_AGREEMENT = 0.7
-REANCHOR_GAPS = (4, 8, 16)  # frames between re-anchorings: fewest, first, most
+# Frames between re-anchorings: fewest, first, most (:func:`next_gap`). Every 6th frame: on the
+# DAVIS dev sequences (first-frame ground truth; benchmarks/bench_learned.py) a fixed gap
+# beat the adaptive (4, 8, 16), which lengthened the gap where the model agreed with the
+# tracker and so let it drift later (bmx-trees 0.56 -> 0.37): (4, 8, 16) J&F 0.805 at 0.57x
+# classic's frames/s, every 4th 0.828 at 0.50x, every 6th 0.808 at 0.60x.
+REANCHOR_GAPS = (6, 6, 6)
 STEADY = 0.95  # an answer this close to every tracked mask: the tracker needs no help
 
 
@@ -50,11 +55,11 @@ class LearnedEngine:
             frames of the shipped model).
         reanchor_gaps: (fewest, first, most) frames between the re-anchorings of
             propagation on the model (:func:`next_gap`); None: never, the classic tracker
-            alone carries the masks. Each re-anchoring costs an encoder pass (about ten
+            alone carries the masks. Two re-anchorings share an encoder pass (about five
             tracked frames on 2 cores), so on the DAVIS dev sequences, from first-frame
-            masks (``benchmarks/bench_learned.py``): (4, 8, 16) J&F 0.825 at 0.30x classic's
-            frames/s, (8, 16, 32) 0.797 at 0.49x, (16, 32, 64) 0.779 at 0.72x, None 0.764
-            (classic's) at 1x.
+            masks (``benchmarks/bench_learned.py``): every 4th frame (4, 4, 4) J&F 0.828 at
+            0.50x classic's frames/s, every 6th (the default) 0.808 at 0.60x, every 8th
+            about 0.79 at 0.7x, None 0.764 (classic's) at 1x.
     """
 
     name = "learned"
@@ -320,8 +325,7 @@ def next_gap(gap: int, agreement: list[float], gaps: tuple[int, int, int] = REAN
     masks by ``agreement`` (IoU each): twice as far when all agreed closely (:data:`STEADY`),
     half as far when one was taken as a real correction, the same when nothing was learnt.
 
-    The encoder costs about ten tracked frames on 2 cores; this spends it where the tracker
-    drifts and saves it where the tracker holds.
+    With a fixed gap (fewest = most, the default :data:`REANCHOR_GAPS`) it stays as it is.
     """
     fewest, _, most = gaps
     if not agreement:

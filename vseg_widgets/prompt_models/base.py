@@ -2,8 +2,8 @@
 
 This is the part of segmentation that answers a click or a box on *one* frame; carrying
 masks through time is propagation's job (:mod:`vseg_widgets.engines`). The shape follows
-SAM's image predictors: a frame is *embedded* once (the expensive part: about a second on
-2 CPU cores for the shipped model), then every set of prompts is *decoded* against that
+SAM's image predictors: a frame is *embedded* once (the expensive part: about half a
+second on 2 CPU cores for the shipped model), then every set of prompts is *decoded* against that
 embedding (tens of milliseconds), so a person's clicks on a frame cost only the decoder.
 Embeddings are cached by :class:`~vseg_widgets.prompt_models.cache.EmbeddingCache`.
 
