@@ -38,8 +38,9 @@ REANCHOR_AGREEMENT = 0.7
 # Frames between re-anchorings: fewest, first, most (:func:`next_gap`). Every 6th frame: on the
 # DAVIS dev sequences (first-frame ground truth; benchmarks/bench_learned.py) a fixed gap
 # beat the adaptive (4, 8, 16), which lengthened the gap where the model agreed with the
-# tracker and so let it drift later (bmx-trees 0.56 -> 0.37): (4, 8, 16) J&F 0.805 at 0.57x
-# classic's frames/s, every 4th 0.828 at 0.50x, every 6th 0.808 at 0.60x.
+# tracker and so let it drift later (bmx-trees 0.53 -> 0.37): (4, 8, 16) J&F 0.805 at 0.59x
+# classic's frames/s, every 4th 0.828 at 0.53x, every 6th 0.808 at 0.63x, every 8th 0.799
+# at 0.75x (one run of the benchmark).
 REANCHOR_GAPS = (6, 6, 6)
 STEADY = 0.95  # an answer this close to every tracked mask: the tracker needs no help
 
@@ -58,8 +59,8 @@ class LearnedEngine:
             alone carries the masks. Two re-anchorings share an encoder pass (about five
             tracked frames on 2 cores), so on the DAVIS dev sequences, from first-frame
             masks (``benchmarks/bench_learned.py``): every 4th frame (4, 4, 4) J&F 0.828 at
-            0.50x classic's frames/s, every 6th (the default) 0.808 at 0.60x, every 8th
-            about 0.79 at 0.7x, None 0.764 (classic's) at 1x.
+            0.53x classic's frames/s, every 6th (the default) 0.808 at 0.63x, every 8th
+            0.799 at 0.75x, None 0.764 (classic's) at 1x.
     """
 
     name = "learned"
