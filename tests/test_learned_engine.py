@@ -237,6 +237,12 @@ def test_reanchoring_follows_the_engines_gaps_and_can_be_turned_off(synthetic_vi
         assert model.boxes == asked and sorted(model.embedded) == asked
     for t in range(len(clip)):  # without re-anchoring, the classic tracker's masks exactly
         np.testing.assert_array_equal(learned.masks.get(t, 1), classic.masks.get(t, 1))
+    # Backwards from the last frame the same way: (10, 7), then (5, 3), then 1 alone.
+    model = TruthModel(clip, lambda t: _cut(gt.get(t, 1)))
+    learned = vw.Segmenter(clip, engine=LearnedEngine(model, reanchor_gaps=(2, 3, 6)))
+    learned.add_mask(13, 1, gt.get(13, 1))
+    learned.propagate("backward", progress=False)
+    assert model.boxes == [10, 7, 5, 3, 1] and sorted(model.embedded) == [1, 3, 5, 7, 10]
     for bad in ((0, 8, 16), (8, 4, 16), (4, 8, 2)):
         with pytest.raises(ValueError, match="reanchor_gaps"):
             LearnedEngine(model, reanchor_gaps=bad)

@@ -161,8 +161,9 @@ def box_of(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
 
 
-def test_two_wide_frames_share_one_encoder_pass_and_each_answers_as_it_would_alone():
-    video, gt = vw.datasets.synthetic(num_frames=8, height=270, width=480)  # 16:9
+@pytest.mark.parametrize("height, width", [(270, 480), (480, 270)])  # 16:9 stacked; portrait side by side
+def test_two_wide_frames_share_one_encoder_pass_and_each_answers_as_it_would_alone(height, width):
+    video, gt = vw.datasets.synthetic(num_frames=8, height=height, width=width)
     model = OnnxSam(shipped.WEIGHTS / "encoder.onnx", shipped.WEIGHTS / "sam.onnx", quantize=True)
     model.embed_pair(video[0], video[1])  # the first call also encodes the padding, once
     passes = []
@@ -181,7 +182,7 @@ def test_two_wide_frames_share_one_encoder_pass_and_each_answers_as_it_would_alo
             checked += 1
             alone = model.predict(model.embed(video[frame]), target.shape, box=box_of(target))
             pred = model.predict(paired, target.shape, box=box_of(target), logits=model.mask_to_logits(target, paired))
-            assert pred.masks.shape == (1, 270, 480)
+            assert pred.masks.shape == (1, height, width)
             assert jaccard(pred.masks[0], target) > 0.9
             assert jaccard(pred.masks[0], alone.masks[0]) > 0.9
     assert checked >= 3
