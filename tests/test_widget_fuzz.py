@@ -349,3 +349,19 @@ def test_hostile_state_update_is_refused_and_rolled_back():
     deliver(player, "state", {"brush_size": 10**400, "opacity": 0.25}, [])
     assert player.last_error and player.opacity == 0.5 and player.brush_size == 12.0
     check_invariants(player)
+
+
+def test_a_state_update_failing_after_a_valid_change_is_rolled_back_whole():
+    # found by fuzzing (VSEG_FUZZ_SEED=565824560): 'selected' was applied, then the brush size
+    # failed to convert, and the player kept selecting a removed object
+    player = make_player()
+    deliver(player, "msg", {"type": "add_object"}, [])
+    deliver(player, "msg", {"type": "add_object"}, [])
+    deliver(player, "msg", {"type": "remove_object", "obj_id": 1}, [])
+    assert player.selected == 3  # the last one added
+    deliver(player, "state", {"selected": 1, "brush_size": 10**400}, [])
+    assert player.last_error and player.selected == 3 and player.brush_size == 12.0
+    check_invariants(player)
+    deliver(player, "state", {"selected": 2, "opacity": float("nan")}, [])  # traitlets' own rollback
+    assert player.selected == 3 and player.opacity == 0.5
+    check_invariants(player)

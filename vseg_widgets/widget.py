@@ -320,17 +320,22 @@ class Player(anywidget.AnyWidget):
     def set_state(self, sync_data):
         """Apply a state update from the browser, or refuse it whole with an error event."""
         readonly = sorted(set(sync_data) - FRONTEND_TRAITS)
+        before = {k: getattr(self, k) for k in sync_data if k in FRONTEND_TRAITS}
         try:
             if readonly:
                 raise t.TraitError(f"the player may not set {', '.join(readonly)}.")
-            super().set_state(sync_data)  # hold_trait_notifications rolls back on error
-        except (t.TraitError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: float(10**400)
-            self._error(str(exc))
+            super().set_state(sync_data)
+        except Exception as exc:  # noqa: BLE001 - whatever the browser sent, never raise into the kernel
+            # traitlets rolls back only a TraitError of its final validation; a value that
+            # fails to convert (float(10**400): OverflowError) leaves the traits set before it.
+            for name, value in before.items():
+                self.set_trait(name, value)
+            if isinstance(exc, (t.TraitError, TypeError, ValueError, OverflowError)):
+                self._error(str(exc))
+            else:  # a bug of ours: report it
+                self.internal_errors.append(traceback.format_exc())
+                self._error(f"internal error on a state update ({type(exc).__name__}: {exc}); please report it.")
             self.send_state([k for k in sync_data if k in self.keys])  # put the browser back
-        except Exception as exc:  # noqa: BLE001 - a bug of ours: report it, never raise into the kernel
-            self.internal_errors.append(traceback.format_exc())
-            self._error(f"internal error on a state update ({type(exc).__name__}: {exc}); please report it.")
-            self.send_state([k for k in sync_data if k in self.keys])
 
     # -- messages from the browser ----------------------------------------------------------
     def _on_msg(self, _widget, content, buffers) -> None:
