@@ -161,7 +161,18 @@ def test_cancel_stops_a_hung_engine_within_a_second_of_it_returning_and_the_play
     assert_consistent(seg)
 
 
-def test_ctrl_c_during_propagation_keeps_the_frames_and_the_segmenter_usable():
+@pytest.fixture
+def python_handles_ctrl_c():
+    """Python's own Ctrl-C handler for the test: a suite started in the background (`make test &`)
+    inherits SIGINT ignored, and then _thread.interrupt_main() does nothing."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_propagation_keeps_the_frames_and_the_segmenter_usable(python_handles_ctrl_c):
     engine = FaultyEngine(at=5, fault="interrupt")
     seg = make(engine)
     timer = threading.Thread(target=lambda: engine.reached.wait(10) and (time.sleep(0.05), _thread.interrupt_main()))
