@@ -116,9 +116,9 @@ class OnnxSam:
                     # the decoder's dropped candidates become outputs (see .onnx_candidates)
                     if path == self.decoder_path:
                         graph = with_candidates(path) if path.is_file() else None
+                        self._candidates = graph is not None
                     else:
                         graph = quantized(path) if self.quantize and path.is_file() else None
-                    self._candidates = graph is not None
                     sessions.append(ort.InferenceSession(graph or str(path), options, providers=["CPUExecutionProvider"]))
                 except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
                     raise ModelFileError(
