@@ -96,7 +96,7 @@ def test_the_edge_filter_around_the_reach_is_the_whole_views():
     session = ClassicEngine().init_session(vw.video.ArrayVideo(np.zeros((2, 120, 160, 3), np.uint8)))
     frame = Frame(np.zeros((120, 160), np.uint8), np.zeros((120, 160), np.int32), guide, guide)
     cfg = session.config
-    np.testing.assert_allclose(session._edges(frame, prob, reach), GuidedFilter(guide, cfg.guided_radius, cfg.guided_eps)(prob), atol=1e-5)
+    np.testing.assert_allclose(session._edges(prob, session._edge_filter(frame, reach)), GuidedFilter(guide, cfg.guided_radius, cfg.guided_eps)(prob), atol=1e-5)
 
 
 def test_the_local_colour_models_fitted_on_a_box_score_as_on_the_whole_view():
@@ -114,7 +114,7 @@ def test_the_local_colour_models_fitted_on_a_box_score_as_on_the_whole_view():
     session = ClassicEngine().init_session(vw.video.ArrayVideo(np.stack([prev, cur])))
     logit = np.random.default_rng(0).normal(0, 1, (120, 160)).astype(np.float32)
     got = logit.copy()
-    session._add_local(got, soft, frame, prev, coords, warped)
+    session._blend_local(got, session._local_colour(soft, frame, prev, coords, warped))
     # The long way: the window models fitted on the whole previous view.
     cfg = session.config
     r = cfg.local_radius
@@ -358,9 +358,9 @@ def test_a_thin_object_gets_a_flow_of_its_own_view(thin, monkeypatch):
         mask[150:270, 300:420] = True  # 14,400 px
     assert mask.sum() > T.TrackerConfig().own_flow_area
     session = T.ClassicSession(ArrayVideo(frames), T.TrackerConfig())
-    calls = []
-    between = session.view_flow.between
-    monkeypatch.setattr(session.view_flow, "between", lambda *a: calls.append(1) or between(*a))
+    own_flows = []
+    view_inputs = session._view_inputs  # computed in a worker, ahead of the step that uses them
+    monkeypatch.setattr(session, "_view_inputs", lambda *a: own_flows.append(a[-1]) or view_inputs(*a))
     session.add_prompt(0, 1, mask=mask)
     list(session.propagate(0))
-    assert (len(calls) == 2) is thin, len(calls)
+    assert own_flows == [thin, thin], own_flows

@@ -41,13 +41,12 @@ class LocalColour:
         k = (2 * radius + 1, 2 * radius + 1)
         l0, l1, l2 = lab[..., 0], lab[..., 1], lab[..., 2]
         # Raw moments of colour, weighted by the mask: 1, c_i, c_i c_j (10 channels).
-        base = [np.ones_like(l0), l0, l1, l2, l0 * l0, l0 * l1, l0 * l2, l1 * l1, l1 * l2, l2 * l2]
-        raw = np.stack(base, -1)
-        area = float(k[0] * k[1])
-        fg = cv2.boxFilter(raw * soft[..., None], -1, k, normalize=False, borderType=cv2.BORDER_REFLECT)
-        total = cv2.boxFilter(raw, -1, k, normalize=False, borderType=cv2.BORDER_REFLECT)
-        self.fg = fg / area  # (h, w, 10) float32 moments per window, divided by window area
-        self.bg = (total - fg) / area
+        raw = cv2.merge([np.ones_like(l0), l0, l1, l2, l0 * l0, l0 * l1, l0 * l2, l1 * l1, l1 * l2, l2 * l2])
+        # Window sums, not yet divided by the window's area: only the windows that score a
+        # pixel are (:meth:`logit`), a few of them.
+        self._fg = cv2.boxFilter(raw * soft[..., None], -1, k, normalize=False, borderType=cv2.BORDER_REFLECT)
+        self._total = cv2.boxFilter(raw, -1, k, normalize=False, borderType=cv2.BORDER_REFLECT)
+        self._area = float(k[0] * k[1])
 
     def logit(self, lab: np.ndarray, src_x: np.ndarray, src_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood ratio object : background of pixels, and the window's say.
@@ -60,8 +59,9 @@ class LocalColour:
             logit: (n,) float32 log N(c; fg) - log N(c; bg) of the window's two Gaussians.
             weight: (n,) float32 in [0, 1]; 0 where a side has too little evidence in the window.
         """
-        f = self.fg[src_y, src_x]
-        b = self.bg[src_y, src_x]
+        fg = self._fg[src_y, src_x]
+        f = fg / self._area  # (n, 10) moments per window, divided by the window's area
+        b = (self._total[src_y, src_x] - fg) / self._area
         lf, nf = _log_gauss(lab, f)
         lb, nb = _log_gauss(lab, b)
         weight = np.clip(np.minimum(nf, nb) / MIN_SIDE - 1.0, 0.0, 1.0)

@@ -28,27 +28,34 @@ class SharedFlow:
         work: the whole frame at the work resolution (:func:`.view.whole`).
         full_size: (H, W) of the frames.
         gray_prev, gray: (h, w) uint8 previous and current frame at ``work``'s resolution.
+        executor: where the flow is computed (:meth:`start`), or None: in the thread that
+            first asks for it. One worker: ``field`` is not thread-safe, and every flow of
+            a pass is computed by the same thread.
     """
 
-    def __init__(self, field: FlowField, work: View, full_size: tuple[int, int], gray_prev: np.ndarray, gray: np.ndarray):
+    def __init__(self, field: FlowField, work: View, full_size: tuple[int, int], gray_prev: np.ndarray, gray: np.ndarray,
+                 executor=None):
         self.field = field
         self.work = work
         self.full_size = full_size
         self._grays = (gray_prev, gray)
+        self._executor = executor
         self._flow: tuple[np.ndarray, np.ndarray] | None = None
         self._future = None
         self._lock = threading.Lock()  # objects' steps may ask for the flow from several threads
         self._residual: np.ndarray | None = None
 
-    def start(self, executor) -> None:
-        """Start computing the flow now, in ``executor`` (one worker: the flow estimator is
-        not thread-safe, and frames come one after the other); :attr:`flow` waits for it."""
-        self._future = executor.submit(self.field.between, *self._grays)
+    def start(self) -> None:
+        """Start computing the flow now, in the executor; :attr:`flow` waits for it."""
+        with self._lock:
+            if self._future is None and self._executor is not None:
+                self._future = self._executor.submit(self.field.between, *self._grays)
 
     @property
     def flow(self) -> tuple[np.ndarray, np.ndarray]:
         """(coords, trust) at the work resolution: (h, w, 2) float32 where each current pixel
         was in the previous frame (work px), (h, w) float32 trust in [0, 1]."""
+        self.start()
         with self._lock:
             if self._flow is None:
                 self._flow = self._future.result() if self._future is not None else self.field.between(*self._grays)

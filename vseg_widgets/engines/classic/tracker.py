@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
@@ -76,7 +77,7 @@ from .texture import MARGIN as TEXTURE_MARGIN
 from .texture import PixelClassifier, TextureScores, box_around, warm_up
 from .timing import STAGES
 from .view import View, around, whole
-from .workers import pool
+from .workers import pool, soon
 
 
 OUT_OF_REACH = -8.0  # log-odds of the pixels too far from the warped mask to be the object
@@ -481,10 +482,17 @@ class ClassicSession:
                 return np.zeros(warped.shape, np.float32)
             reach, w_warped, w_trust, w_coords = reach_all[win], warped[win], trust[win], coords[win]
             here = frame.crop(win)
+        # With threads, a worker computes meanwhile what needs only the frames and the warped
+        # mask: the texture features, the local colour models, the guided filter's guide.
+        helper = pool("cues", 1) if cfg.threads > 1 else None
+        with STAGES("appearance"):
+            local = soon(helper, self._local_colour, soft_prev, here, prev, w_coords, w_warped) if cfg.local_weight > 0 else None
         texture = None
         if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
-            with STAGES("texture"):  # its features are computed by a worker meanwhile (with threads)
-                texture = TextureScores(track.classifier, here.lab, reach, pool("texture", 1) if cfg.threads > 1 else None)
+            with STAGES("texture"):
+                texture = TextureScores(track.classifier, here.lab, reach, helper)
+        with STAGES("refine"):
+            edge_filter = soon(helper, self._edge_filter, here, reach)
         with STAGES("fusion"):
             # Where flow is not trusted (motion boundaries, occlusions, blur), a blurred warp
             # stands in: it only says "the object is near".
@@ -495,8 +503,8 @@ class ClassicSession:
             colour = track.model.posterior(here.index)
             colour = np.clip(colour, 0.01, 0.99)
             colour_logit = np.log(colour / (1 - colour))
-            if cfg.local_weight > 0:
-                self._add_local(colour_logit, soft_prev, here, prev, w_coords, w_warped)
+            if local is not None:
+                self._blend_local(colour_logit, local.result())
         with STAGES("fusion"):
             logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
         with STAGES("motion"):
@@ -517,7 +525,7 @@ class ClassicSession:
                 logit += cfg.appearance_weight * cfg.texture_weight * texture.logit
         with STAGES("refine"):
             logit[~reach] = OUT_OF_REACH
-            out = self._edges(here, (1.0 / (1.0 + np.exp(-logit))).astype(np.float32), reach)
+            out = self._edges((1.0 / (1.0 + np.exp(-logit))).astype(np.float32), edge_filter.result())
             out = np.clip((out - 0.5) * cfg.sharpen + 0.5, 0.0, 1.0)
             out = drop_detached(out, band, cfg.detached_fraction) if cfg.detached_fraction > 0 else out
         with STAGES("confidence"):
@@ -535,32 +543,46 @@ class ClassicSession:
         whole view would give. None when ``reach`` is empty."""
         return box_around(reach, max(TEXTURE_MARGIN, 2 * self.config.guided_radius + 1, band + 1))
 
-    def _edges(self, frame: Frame, prob: np.ndarray, reach: np.ndarray) -> np.ndarray:
-        """The guided filter (:mod:`.refine`) of (h, w) float32 ``prob`` on ``frame``, computed
-        only around (h, w) bool ``reach``.
+    def _edge_filter(self, frame: Frame, reach: np.ndarray) -> tuple[tuple[slice, slice], GuidedFilter] | None:
+        """The guided filter (:mod:`.refine`) on ``frame`` around (h, w) bool ``reach``, for
+        :meth:`_edges`: the box it covers and the filter with its guide's statistics there;
+        None when ``reach`` is empty.
 
         Outside ``reach`` the probability is one constant, and a window of constant input
         filters to that constant whatever the guide; so beyond the filter's reach (two
         radii) of ``reach``'s box the output is that constant, and the box grown by as much
-        gives the exact output. Returns (h, w) float32.
+        gives the exact output.
         """
         crop = box_around(reach, 2 * self.config.guided_radius + 1)
         if crop is None:
+            return None
+        return crop, GuidedFilter(frame.guide[crop], self.config.guided_radius, self.config.guided_eps)
+
+    @staticmethod
+    def _edges(prob: np.ndarray, edge_filter: tuple[tuple[slice, slice], GuidedFilter] | None) -> np.ndarray:
+        """(h, w) float32 ``prob``, OUT_OF_REACH's probability outside ``reach``, snapped to
+        the image's edges by :meth:`_edge_filter`'s filter. Returns (h, w) float32."""
+        if edge_filter is None:
             return prob
+        crop, guided = edge_filter
         out = np.full(prob.shape, 1.0 / (1.0 + np.exp(-OUT_OF_REACH)), np.float32)
-        out[crop] = GuidedFilter(frame.guide[crop], self.config.guided_radius, self.config.guided_eps)(prob[crop])
+        out[crop] = guided(prob[crop])
         return out
 
-    def _add_local(self, colour_logit: np.ndarray, soft_prev: np.ndarray, frame: Frame, prev: np.ndarray, coords: np.ndarray, warped: np.ndarray) -> None:
-        """Blend the local (per-window) colour log-odds into ``colour_logit`` float32, in place.
+    def _local_colour(self, soft_prev: np.ndarray, frame: Frame, prev: np.ndarray, coords: np.ndarray,
+                      warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The local (per-window) colour log-odds of the pixels near the warped contour.
 
-        ``colour_logit``, ``frame``, ``coords`` and ``warped`` cover the part of the view
-        being scored; ``coords`` point into the previous frame's whole view.
+        ``frame``, ``coords`` and ``warped`` ((h, w) float32) cover the part of the view
+        being scored; ``coords`` point into the previous frame's whole view, whose (h, w, 3)
+        uint8 image is ``prev`` and (h, w) float32 mask ``soft_prev``.
 
         Only pixels within a window's reach of the warped contour are scored: elsewhere a
-        window holds one side only and the global model is all there is. ``prev`` (h, w, 3)
-        uint8 is the previous frame's view, ``soft_prev`` (h, w) float32 the mask on it; the
-        window models are fitted only on the box of the windows that score.
+        window holds one side only and the global model is all there is. The window models
+        are fitted only on the box of the windows that score.
+
+        Returns (ys, xs) int64 of the scored pixels, their (n,) float32 clipped log-odds and
+        (n,) float32 weights in [0, 1] (:meth:`.local.LocalColour.logit`); None when none is.
         """
         cfg = self.config
         r = cfg.local_radius
@@ -569,7 +591,7 @@ class ClassicSession:
         band = cv2.dilate(inside, kernel) > cv2.erode(inside, kernel)
         ys, xs = np.nonzero(band)
         if len(xs) == 0:
-            return
+            return None
         h, w = soft_prev.shape  # ``coords`` point into the previous frame's whole view
         sx = np.clip(np.rint(coords[ys, xs, 0]), 0, w - 1).astype(np.int32)
         sy = np.clip(np.rint(coords[ys, xs, 1]), 0, h - 1).astype(np.int32)
@@ -580,13 +602,19 @@ class ClassicSession:
         lab_prev = lab_float(prev[y0:y1, x0:x1].astype(np.float32) / 255.0)
         model = LocalColour(lab_prev, np.ascontiguousarray(soft_prev[y0:y1, x0:x1]), r)
         local, weight = model.logit(frame.lab[ys, xs], sx - x0, sy - y0)
-        local = np.clip(local, -cfg.local_clip, cfg.local_clip)
+        return ys, xs, np.clip(local, -cfg.local_clip, cfg.local_clip), weight
+
+    def _blend_local(self, colour_logit: np.ndarray, local) -> None:
+        """Blend :meth:`_local_colour`'s log-odds ``local`` into (h, w) float32 ``colour_logit``, in place."""
+        if local is None:
+            return
+        ys, xs, logit, weight = local
         # The local model speaks where the global one is unsure (similar colours on both
         # sides); where the global model is sure, the local one would only keep the previous
         # frame's mistakes (a part of the object wrongly left out stays out).
         unsure = 1.0 - np.abs(np.tanh(0.5 * colour_logit[ys, xs]))
-        weight = weight * cfg.local_weight * unsure
-        colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * local
+        weight = weight * self.config.local_weight * unsure
+        colour_logit[ys, xs] = (1 - np.minimum(weight, 1)) * colour_logit[ys, xs] + weight * logit
 
     def _find(self, track: Track, frame: Frame, taken: np.ndarray, moving: np.ndarray | None = None) -> np.ndarray | None:
         """Search a lost object in the whole frame with its keyframe colours.
@@ -662,28 +690,70 @@ class ClassicSession:
         steady = typical < 0.5 * cfg.found_motion
         return track.mover and steady and level < cfg.drift_ratio * typical + 0.5
 
-    def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray, shared: SharedFlow) -> tuple[np.ndarray, Frame, View]:
+    def _step(self, track: Track, image: np.ndarray, prev_image: np.ndarray, shared: SharedFlow,
+              ready: tuple[View, Future] | None = None) -> tuple[np.ndarray, Frame, View]:
         """Predict a visible object on ``image`` from ``prev_image`` (both (H, W, 3) uint8) in its view,
         along the frame's ``shared`` flow (a small object: along a flow of its own view).
+        ``ready``: the view and its :meth:`_view_inputs`, asked for ahead (:meth:`_ask_ahead`).
 
         Returns the (H, W) float32 prediction, the current frame prepared for the view, and the view.
         """
-        with STAGES("prepare"):
-            view = self._view(track.soft)
-            frame, prev = self._prepare(image, view), view.crop(prev_image)
-        with STAGES("flow"):
-            if track.area < self.config.own_flow_area or track.thickness < self.config.own_flow_thickness:
-                coords, trust = self.view_flow.between(cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY), frame.gray)
-            else:
-                coords, trust = shared.in_view(view)
+        view = self._view(track.soft)
+        if ready is not None and ready[0] == view:
+            frame, prev, coords, trust = ready[1].result()
+        else:
+            frame, prev, coords, trust = self._view_inputs(view, image, prev_image, shared, self._own_flow(track))
         out = self._predict(track, frame, prev, view, coords, trust)
         with STAGES("fusion"):
             return view.paste(out, self.full_size), frame, view
 
+    def _own_flow(self, track: Track) -> bool:
+        """Whether the object is too small or too thin for the shared flow (:class:`TrackerConfig`)."""
+        return track.area < self.config.own_flow_area or track.thickness < self.config.own_flow_thickness
+
+    def _view_inputs(self, view: View, image: np.ndarray, prev_image: np.ndarray, shared: SharedFlow,
+                     own_flow: bool) -> tuple[Frame, np.ndarray, np.ndarray, np.ndarray]:
+        """What a step needs of ``view`` that depends only on the frames: the current frame
+        prepared for it, the previous frame's (h, w, 3) uint8 crop, and the flow between them
+        ((h, w, 2) float32 coords, (h, w) float32 trust), the ``shared`` one or, with
+        ``own_flow``, the view's own."""
+        with STAGES("prepare"):
+            frame, prev = self._prepare(image, view), view.crop(prev_image)
+        with STAGES("flow"):
+            if own_flow:
+                coords, trust = self.view_flow.between(cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY), frame.gray)
+            else:
+                coords, trust = shared.in_view(view)
+        return frame, prev, coords, trust
+
+    def _reads_shared_flow(self, tracks: dict[int, Track], since_start: int) -> bool:
+        """Whether a frame ``since_start`` frames into the pass will likely read the shared
+        flow, judged from the ``tracks`` as they are now: for a view (:meth:`_own_flow`), or
+        for the camera's motion (lost objects, the check of :meth:`_drifted`). A flow not
+        started ahead is computed when first read, the same (:class:`.shared.SharedFlow`)."""
+        checks = since_start % self.config.drift_every == 0
+        return not tracks or any(tr.soft is None or not self._own_flow(tr) or tr.mover is None or (tr.mover and checks)
+                                 for tr in tracks.values())
+
+    def _ask_ahead(self, tracks: dict[int, Track], image: np.ndarray, prev_image: np.ndarray,
+                   shared: SharedFlow) -> dict[int, tuple[View, Future]]:
+        """Start the :meth:`_view_inputs` of the next frame (``image``, after ``prev_image``)
+        for every visible object, in the flow worker after that frame's ``shared`` flow: an
+        object's next view is known once this frame's mask is, and preparing it then leaves
+        the next step only the work that needs the mask (:mod:`.workers`)."""
+        ahead = {}
+        for o, track in tracks.items():
+            if track.soft is not None:
+                view, own_flow = self._view(track.soft), self._own_flow(track)
+                if not own_flow:
+                    shared.start()  # before the task that reads it, in the same one-thread worker
+                ahead[o] = (view, pool("flow", 1).submit(self._view_inputs, view, image, prev_image, shared, own_flow))
+        return ahead
+
     def _steps(self, tracks: dict[int, Track], objects: list[int], image: np.ndarray, prev_image: np.ndarray,
-               shared: SharedFlow) -> list[tuple[np.ndarray, Frame, View]]:
+               shared: SharedFlow, ready: dict[int, tuple[View, Future]]) -> list[tuple[np.ndarray, Frame, View]]:
         """:meth:`_step` of each of ``objects``, in order (:meth:`_each`)."""
-        return self._each(lambda o: self._step(tracks[o], image, prev_image, shared), objects)
+        return self._each(lambda o: self._step(tracks[o], image, prev_image, shared, ready.get(o)), objects)
 
     def _each(self, work, items: list) -> list:
         """``[work(item) for item in items]``, the last item in this thread and the others in
@@ -815,21 +885,24 @@ class ClassicSession:
         prev_hist: np.ndarray | None = None
         prev_gray: np.ndarray | None = None
         ahead = None  # the next frame: (t, image, hist, gray, its SharedFlow), when its flow was started early
+        ready: dict[int, tuple[View, Future]] = {}  # this frame's views, prepared ahead (:meth:`_ask_ahead`)
+        flow_worker = pool("flow", 1) if self.config.threads > 1 else None
         for t in range(start_frame, stop, step):
             if ahead is not None and ahead[0] == t:
                 _, image, hist, gray, shared = ahead
             else:
                 image, hist, gray = self._whole(t)
                 # The flow back to the previous frame, computed once (on first use) for every object.
-                shared = None if prev_image is None else SharedFlow(self.flow, self.search_view, self.full_size, prev_gray, gray)
+                shared = None if prev_image is None else SharedFlow(self.flow, self.search_view, self.full_size, prev_gray, gray, flow_worker)
             ahead = None
-            if self.config.threads > 1 and t + step != stop:
+            if flow_worker is not None and t + step != stop:
                 # The next frame's flow needs only the images: a worker computes it while
-                # this frame's objects are tracked (:mod:`.workers`).
+                # this frame's objects are tracked (:mod:`.workers`), if it will be used.
                 next_image, next_hist, next_gray = self._whole(t + step)
                 ahead = (t + step, next_image, next_hist, next_gray,
-                         SharedFlow(self.flow, self.search_view, self.full_size, gray, next_gray))
-                ahead[-1].start(pool("flow", 1))
+                         SharedFlow(self.flow, self.search_view, self.full_size, gray, next_gray, flow_worker))
+                if self._reads_shared_flow(tracks, t + step - start_frame):
+                    ahead[-1].start()
             search: Frame | None = None  # the whole frame, prepared only when needed
             cond = self._conditioning.get(t, {})
             cut = prev_hist is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < self.config.cut_correlation
@@ -840,7 +913,7 @@ class ClassicSession:
                 for o in visible:
                     tracks[o].soft = None
             elif prev_image is not None:
-                for o, (predicted, frame, view) in zip(visible, self._steps(tracks, visible, image, prev_image, shared)):
+                for o, (predicted, frame, view) in zip(visible, self._steps(tracks, visible, image, prev_image, shared, ready)):
                     soft[o], views[o] = predicted, (frame, view)
             earlier = self._tracked.get(t, {}) if t == start_frame else {}
             self._take_known(tracks, soft, {o: rle for o, rle in earlier.items() if o not in cond}, cond, image, t)
@@ -887,6 +960,8 @@ class ClassicSession:
             if refine is not None:
                 with STAGES("re-anchor"):
                     self._take_refined(tracks, masks, refine(t, masks), cond)
+            # Every mask of this frame is known: the next frame's views can be prepared.
+            ready = self._ask_ahead(tracks, ahead[1], image, ahead[-1]) if ahead is not None else {}
             with STAGES("lines"):
                 self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 _lock = threading.Lock()
 _pools: dict[tuple[int, str, int], ThreadPoolExecutor] = {}
@@ -37,3 +37,12 @@ def pool(name: str, workers: int) -> ThreadPoolExecutor:
         if executor is None:
             executor = _pools[key] = ThreadPoolExecutor(workers, thread_name_prefix=f"vseg-{name}")
         return executor
+
+
+def soon(executor: ThreadPoolExecutor | None, work, *args) -> Future:
+    """``work(*args)`` as a future: run by ``executor``, or at once in this thread when it is None."""
+    if executor is not None:
+        return executor.submit(work, *args)
+    done = Future()
+    done.set_result(work(*args))
+    return done
