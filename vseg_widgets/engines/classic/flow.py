@@ -31,12 +31,14 @@ class FlowField:
             sequences and made tracking about 8% faster.
         patch_stride, descent_iterations, refinement_iterations: of the backward flow,
             in place of the preset's (None: the preset's).
+        check_refinement_iterations: the same for the forward flow.
     """
 
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
                  check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST, finest_scale: int | None = None,
                  check_finest_scale: int | None = None, patch_stride: int | None = None,
-                 descent_iterations: int | None = None, refinement_iterations: int | None = None):
+                 descent_iterations: int | None = None, refinement_iterations: int | None = None,
+                 check_refinement_iterations: int | None = None):
         self._backward = cv2.DISOpticalFlow_create(preset)
         self._forward = cv2.DISOpticalFlow_create(check_preset)
         for value, setter in ((patch_stride, self._backward.setPatchStride),
@@ -48,6 +50,8 @@ class FlowField:
             self._backward.setFinestScale(finest_scale)
         if check_finest_scale is not None:
             self._forward.setFinestScale(check_finest_scale)
+        if check_refinement_iterations is not None:
+            self._forward.setVariationalRefinementIterations(check_refinement_iterations)
         self._grids: dict[tuple[int, int], np.ndarray] = {}
         self._grids_lock = threading.Lock()  # objects' steps ask for grids from several threads
 
