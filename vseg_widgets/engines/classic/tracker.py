@@ -90,7 +90,9 @@ class TrackerConfig:
     work_side: int = 427  # long side of the whole-frame search resolution, px (854x480 -> 427x240)
     view_budget: int = 427 * 240  # pixels of an object's view at most (larger views are scaled down)
     view_margin: float = 0.4  # the view is the object's box enlarged by this x its longer side ...
-    view_min_margin: int = 100  # ... and by at least this many full-resolution px (flow needs context)
+    # ... and by at least this many full-resolution px (flow needs context). 70 against 100:
+    # the same dev J&F (0.7656 against 0.7654), and small objects' own flows cost less.
+    view_min_margin: int = 70
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     check_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
     # The flow is computed once per frame, for the whole frame at the work resolution
@@ -496,10 +498,13 @@ class ClassicSession:
             reach, w_warped, w_trust, w_coords = reach_all[win], warped[win], trust[win], coords[win]
             here = frame.crop(win)
         # With threads, a worker computes meanwhile what needs only the frames and the warped
-        # mask: the texture features, the local colour models, the guided filter's guide.
+        # mask: the local colour models, the colour posterior and the motion cue, the texture
+        # features, the guided filter's guide.
         helper = pool("cues", 1) if cfg.threads > 1 else None
         with STAGES("appearance"):
             local = soon(helper, self._local_colour, soft_prev, here, prev, w_coords, w_warped) if cfg.local_weight > 0 else None
+        with STAGES("motion"):
+            colour_and_motion = soon(helper, self._colour_and_motion, track, here, warped, coords, trust, disk, win)
         texture = None
         if track.classifier is not None and track.classifier.ready and cfg.texture_weight > 0:
             with STAGES("texture"):
@@ -513,23 +518,14 @@ class ClassicSession:
             prior = w_trust * w_warped + (1 - w_trust) * moved
             prior = np.clip(prior, 0.01, 0.99)
         with STAGES("appearance"):
-            colour = track.model.posterior(here.index)
-            colour = np.clip(colour, 0.01, 0.99)
+            colour, cue = colour_and_motion.result()
             colour_logit = np.log(colour / (1 - colour))
             if local is not None:
                 self._blend_local(colour_logit, local.result())
         with STAGES("fusion"):
             logit = cfg.motion_weight * np.log(prior / (1 - prior)) + cfg.appearance_weight * colour_logit
-        with STAGES("motion"):
-            if cfg.motion_cue_weight > 0:
-                inside = warped > 0.5
-                near = cv2.dilate(inside.astype(np.uint8), disk) > 0
-                # Pulling in is for pixels the colours leave open, not for the plainly background.
-                allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
-                cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
-                                   positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false, window=win)
-                if cue is not None:
-                    logit += cfg.motion_cue_weight * cue
+            if cue is not None:
+                logit += cfg.motion_cue_weight * cue
         with STAGES("texture"):
             if texture is not None:
                 # The classifier's say is bounded (CLIP x its weight): it is asked only where
@@ -547,6 +543,26 @@ class ClassicSession:
             full = np.zeros(warped.shape, np.float32)
             full[win] = out
             return full
+
+    def _colour_and_motion(self, track: Track, here: Frame, warped: np.ndarray, coords: np.ndarray, trust: np.ndarray,
+                           disk: np.ndarray, win: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The object's colour posterior on ``here`` (the window ``win`` of its view), clipped to
+        [0.01, 0.99], and the moves-like-the-background log-odds there (:mod:`.motion`), or
+        None where that cue is off or silent; (h, w) float32 each, the window's shape.
+
+        ``warped`` (h, w) float32 is the warped mask, ``coords`` and ``trust`` the flow, all
+        on the whole view; ``disk`` the object's reach (a structuring element)."""
+        cfg = self.config
+        colour = np.clip(track.model.posterior(here.index), 0.01, 0.99)
+        if cfg.motion_cue_weight <= 0:
+            return colour, None
+        inside = warped > 0.5
+        near = cv2.dilate(inside.astype(np.uint8), disk) > 0
+        # Pulling in is for pixels the colours leave open, not for the plainly background.
+        allow = np.clip((colour - cfg.motion_in_colour) / (0.5 - cfg.motion_in_colour), 0.0, 1.0)
+        cue = motion_logit(coords, self.flow.grid(*warped.shape), trust, inside, ~near,
+                           positive=cfg.motion_in_weight, allow=allow, max_false=cfg.motion_in_false, window=win)
+        return colour, cue
 
     def _window(self, reach: np.ndarray, band: int) -> tuple[slice, slice] | None:
         """The part of a view where a step's evidence is computed: the box of (h, w) bool
