@@ -3,8 +3,9 @@
 Each step first does what every object shares (:mod:`.shared`): the whole frame's DIS
 optical flow back to the previous frame, and its forward-backward trust, once, at the work
 resolution; the camera's motion comes from the same flow (with
-:attr:`TrackerConfig.threads` above 1, the next frame's flow is computed by a worker
-meanwhile, and objects are tracked in several threads at once, :mod:`.workers`). Then, for
+:attr:`TrackerConfig.threads` above 1, workers compute the next frame's flow and views,
+and a step's independent cues, while the step runs, and objects are tracked in several
+threads at once, :mod:`.workers`). Then, for
 every tracked object, in the object's own *view* (:mod:`.view`): a crop around where it
 was, at full resolution for small objects and scaled down to a fixed pixel budget for large
 ones; the evidence is computed only on the box of the object's reach within it:
