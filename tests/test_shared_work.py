@@ -364,3 +364,33 @@ def test_a_thin_object_gets_a_flow_of_its_own_view(thin, monkeypatch):
     session.add_prompt(0, 1, mask=mask)
     list(session.propagate(0))
     assert own_flows == [thin, thin], own_flows
+
+
+def test_the_shared_flow_is_computed_only_on_frames_that_read_it(monkeypatch):
+    # A small object follows a flow of its own view; the whole frame's flow is then read
+    # only for the camera's motion (whether the object moves on its own, on the first
+    # tracked frame), so it is not computed ahead on every frame, and the masks are those
+    # of one thread, which computes it only when read.
+    import dataclasses
+
+    from vseg_widgets.engines.classic import tracker as T
+    from vseg_widgets.video import ArrayVideo
+
+    h, w = 240, 320
+    frames = np.stack([shifted(textured(h, w, seed=5), 2 * t, 0) for t in range(8)])  # the camera pans
+    mask = np.zeros((h, w), bool)
+    mask[100:150, 120:180] = True  # 3,000 px: below own_flow_area
+    runs, shared_flows = {}, {}
+    for threads in (1, 2):
+        session = T.ClassicSession(ArrayVideo(frames), dataclasses.replace(T.TrackerConfig(), threads=threads))
+        calls = []
+        between = session.flow.between
+        monkeypatch.setattr(session.flow, "between", lambda *a, calls=calls, between=between: calls.append(1) or between(*a))
+        session.add_prompt(0, 1, mask=mask)
+        runs[threads] = dict(session.propagate(0))
+        shared_flows[threads] = len(calls)
+    assert all(runs[2][t][1].any() for t in runs[2])
+    for t, masks in runs[1].items():
+        assert np.array_equal(runs[2][t][1], masks[1]), t
+    assert shared_flows[1] == 1, shared_flows  # the first tracked frame: does it move on its own?
+    assert shared_flows[2] <= 2, shared_flows  # and the frame after, started ahead before it was known
