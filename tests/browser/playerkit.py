@@ -72,6 +72,7 @@ print("PROBE " + json.dumps({{
     "df_rows": len(_df),
     "df_prompt_rows": int((_df["source"] == "prompt").sum()) if len(_df) else 0,
     "timeline_present": {{str(l["obj_id"]): l["present"] for l in seg.player.timeline["lanes"]}},
+    "last_error": seg.player.last_error,
 }}))""",
     # 2: changes made from Python must show in the player
     f"""seg.add_points(10, 3, [({OBJ2_AT_10[0]:.1f}, {OBJ2_AT_10[1]:.1f})])
@@ -146,7 +147,8 @@ def click_object_1(page, nb, box: dict) -> dict:
     page.mouse.click(*to_client(box, *CLICK))
     wait_for(page, "d.clickLatencies.length >= 1")
     state = nb.probe(1)
-    assert len(state["prompts"]) == 1
+    # Failed once in a full local run (2026-12-07), not in reruns: the state says what the kernel had.
+    assert len(state["prompts"]) == 1, state
     frame, obj, kind, points, labels = state["prompts"][0]
     assert (frame, obj, kind, labels) == (0, 1, "points", [1])
     assert abs(points[0][0] - CLICK[0]) < 0.6 and abs(points[0][1] - CLICK[1]) < 0.6  # coordinate mapping
