@@ -591,7 +591,7 @@ class ClassicSession:
 
     @staticmethod
     def _edges(prob: np.ndarray, edge_filter: tuple[tuple[slice, slice], GuidedFilter] | None) -> np.ndarray:
-        """(h, w) float32 ``prob``, OUT_OF_REACH's probability outside ``reach``, snapped to
+        """(h, w) float32 ``prob`` (OUT_OF_REACH's probability outside the reach) snapped to
         the image's edges by :meth:`_edge_filter`'s filter. Returns (h, w) float32."""
         if edge_filter is None:
             return prob
@@ -767,9 +767,9 @@ class ClassicSession:
                                  for tr in tracks.values())
 
     def _ask_ahead(self, tracks: dict[int, Track], image: np.ndarray, prev_image: np.ndarray,
-                   shared: SharedFlow) -> dict[int, tuple[View, Future]]:
+                   shared: SharedFlow, flow_worker) -> dict[int, tuple[View, Future]]:
         """Start the :meth:`_view_inputs` of the next frame (``image``, after ``prev_image``)
-        for every visible object, in the flow worker after that frame's ``shared`` flow: an
+        for every visible object, in ``flow_worker`` after that frame's ``shared`` flow: an
         object's next view is known once this frame's mask is, and preparing it then leaves
         the next step only the work that needs the mask (:mod:`.workers`)."""
         ahead = {}
@@ -778,7 +778,7 @@ class ClassicSession:
                 view, own_flow = self._view(track.soft), self._own_flow(track)
                 if not own_flow:
                     shared.start()  # before the task that reads it, in the same one-thread worker
-                ahead[o] = (view, pool("flow", 1).submit(self._view_inputs, view, image, prev_image, shared, own_flow))
+                ahead[o] = (view, flow_worker.submit(self._view_inputs, view, image, prev_image, shared, own_flow))
         return ahead
 
     def _steps(self, tracks: dict[int, Track], objects: list[int], image: np.ndarray, prev_image: np.ndarray,
@@ -992,7 +992,7 @@ class ClassicSession:
                 with STAGES("re-anchor"):
                     self._take_refined(tracks, masks, refine(t, masks), cond)
             # Every mask of this frame is known: the next frame's views can be prepared.
-            ready = self._ask_ahead(tracks, ahead[1], image, ahead[-1]) if ahead is not None else {}
+            ready = self._ask_ahead(tracks, ahead[1], image, ahead[-1], flow_worker) if ahead is not None else {}
             with STAGES("lines"):
                 self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
