@@ -104,9 +104,12 @@ class TrackerConfig:
     # DIS settings of the flow that carries the masks, in place of its preset's (None: the
     # preset's: 3, 25, 5). These cost a third of the preset's time at finest scale 0; one
     # level coarser instead (finest scale 1) cost 0.02 J&F on the DAVIS dev sequences.
+    # Without variational refinement (0 against 2) the flow costs 0.7x the time (11 against
+    # 16 ms at 427x240 on 2 cores) for 0.7650 classic J&F against 0.7654, and 0.8066 for the
+    # learned engine against 0.8061.
     flow_patch_stride: int | None = 4
     flow_descent_iterations: int | None = 12
-    flow_refinement_iterations: int | None = 2
+    flow_refinement_iterations: int | None = 0
     # An object smaller than this (full-resolution px) is a few flow patches wide at the work
     # resolution: it gets a flow of its own, in its view at the view's resolution (with the
     # presets' settings), as every object did before the flow was shared.
@@ -117,7 +120,8 @@ class TrackerConfig:
     own_flow_thickness: float = 6.0
     # DIS settings of that own flow (None: the preset's, 3, 25, 5). Two variational refinement
     # steps instead of five cost 0.85x the time and gave 0.7654 J&F on the DAVIS dev
-    # sequences against 0.7648 (with check_refinement_iterations = 0 in both).
+    # sequences against 0.7648 (with check_refinement_iterations = 0 in both). None (0 or 1)
+    # costs the classic engine nothing, but the learned engine loses bmx-trees (0.52 -> 0.37).
     own_flow_patch_stride: int | None = 3
     own_flow_descent_iterations: int | None = 25
     own_flow_refinement_iterations: int | None = 2
