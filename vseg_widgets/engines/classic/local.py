@@ -59,9 +59,13 @@ class LocalColour:
             logit: (n,) float32 log N(c; fg) - log N(c; bg) of the window's two Gaussians.
             weight: (n,) float32 in [0, 1]; 0 where a side has too little evidence in the window.
         """
-        fg = self._fg[src_y, src_x]
-        f = fg / self._area  # (n, 10) moments per window, divided by the window's area
-        b = (self._total[src_y, src_x] - fg) / self._area
+        # Gathered by flat index, and laid out (10, n): the arithmetic below then runs on
+        # contiguous rows (twice as fast as on the columns of (n, 10), same values).
+        at = src_y * self._fg.shape[1] + src_x
+        fg = self._fg.reshape(-1, 10).take(at, axis=0).T
+        f = fg / self._area  # (10, n) moments per window, divided by the window's area
+        b = (self._total.reshape(-1, 10).take(at, axis=0).T - fg) / self._area
+        lab = np.ascontiguousarray(lab.T)
         lf, nf = _log_gauss(lab, f)
         lb, nb = _log_gauss(lab, b)
         weight = np.clip(np.minimum(nf, nb) / MIN_SIDE - 1.0, 0.0, 1.0)
@@ -69,15 +73,16 @@ class LocalColour:
 
 
 def _log_gauss(c: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log density of (n, 3) colours under Gaussians given by (n, 10) raw moments; and n0."""
-    n = np.maximum(m[:, 0], 1e-6)
-    mu = m[:, 1:4] / n[:, None]
-    s00 = m[:, 4] / n - mu[:, 0] ** 2 + COV_EPS
-    s01 = m[:, 5] / n - mu[:, 0] * mu[:, 1]
-    s02 = m[:, 6] / n - mu[:, 0] * mu[:, 2]
-    s11 = m[:, 7] / n - mu[:, 1] ** 2 + COV_EPS
-    s12 = m[:, 8] / n - mu[:, 1] * mu[:, 2]
-    s22 = m[:, 9] / n - mu[:, 2] ** 2 + COV_EPS
+    """Log density of (3, n) colours under Gaussians given by (10, n) raw moments; and n0."""
+    m = np.ascontiguousarray(m)
+    n = np.maximum(m[0], 1e-6)
+    mu = m[1:4] / n
+    s00 = m[4] / n - mu[0] ** 2 + COV_EPS
+    s01 = m[5] / n - mu[0] * mu[1]
+    s02 = m[6] / n - mu[0] * mu[2]
+    s11 = m[7] / n - mu[1] ** 2 + COV_EPS
+    s12 = m[8] / n - mu[1] * mu[2]
+    s22 = m[9] / n - mu[2] ** 2 + COV_EPS
     # Inverse of the symmetric 3x3 covariance by cofactors (vectorised over pixels).
     c00 = s11 * s22 - s12 * s12
     c01 = s02 * s12 - s01 * s22
@@ -87,6 +92,6 @@ def _log_gauss(c: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c22 = s00 * s11 - s01 * s01
     det = np.maximum(s00 * c00 + s01 * c01 + s02 * c02, 1e-3)
     d = c - mu
-    maha = (d[:, 0] ** 2 * c00 + d[:, 1] ** 2 * c11 + d[:, 2] ** 2 * c22
-            + 2 * (d[:, 0] * d[:, 1] * c01 + d[:, 0] * d[:, 2] * c02 + d[:, 1] * d[:, 2] * c12)) / det
-    return -0.5 * (maha + np.log(det)), m[:, 0]
+    maha = (d[0] ** 2 * c00 + d[1] ** 2 * c11 + d[2] ** 2 * c22
+            + 2 * (d[0] * d[1] * c01 + d[0] * d[2] * c02 + d[1] * d[2] * c12)) / det
+    return -0.5 * (maha + np.log(det)), m[0]
