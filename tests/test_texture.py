@@ -34,7 +34,7 @@ def same_colours_other_texture(seed: int):
 def test_features_have_the_documented_shape():
     image, _ = same_colours_other_texture(0)
     feats = features(lab_float(image.astype(np.float32) / 255))
-    assert feats.shape == (120, 160, CHANNELS) and feats.dtype == np.float32
+    assert feats.shape == (CHANNELS, 120, 160) and feats.dtype == np.float32
 
 
 def test_classifier_tells_apart_what_colours_cannot():

@@ -99,24 +99,32 @@ def one_blas_thread():
 
 
 def features(lab: np.ndarray) -> np.ndarray:
-    """(h, w, 3) float32 Lab (L 0..100, as :func:`.local.lab_float` gives) -> (h, w,
-    CHANNELS) float32: L, a, b, then per scale the gradient magnitude of L (x the scale, so
+    """(h, w, 3) float32 Lab (L 0..100, as :func:`.local.lab_float` gives) -> (CHANNELS,
+    h, w) float32: L, a, b, then per scale the gradient magnitude of L (x the scale, so
     that a step weighs the same at every scale), the standard deviation of L around the
-    pixel, and the mean a and b there; all divided by 100."""
+    pixel, and the mean a and b there; all divided by 100. Channels first: each is
+    written as one contiguous plane (into an (h, w, CHANNELS) array, the writes took 40%
+    of the time)."""
     lab = lab * np.float32(0.01)
-    lightness = np.ascontiguousarray(lab[..., 0])
+    out = np.empty((CHANNELS,) + lab.shape[:2], np.float32)
+    out[:3] = lab.transpose(2, 0, 1)
+    lightness = out[0]
     squared, colour = lightness * lightness, np.ascontiguousarray(lab[..., 1:])
-    out = np.empty(lab.shape[:2] + (CHANNELS,), np.float32)
-    out[..., :3] = lab
     for k, s in enumerate(SCALES):
         c = 3 + 4 * k
         blurred = cv2.GaussianBlur(lightness, (0, 0), s)
         gx, gy = cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
-        out[..., c] = np.sqrt(gx * gx + gy * gy) * s
+        out[c] = np.sqrt(gx * gx + gy * gy) * s
         mean = cv2.GaussianBlur(lightness, (0, 0), 2 * s)
-        out[..., c + 1] = np.sqrt(np.maximum(cv2.GaussianBlur(squared, (0, 0), 2 * s) - mean * mean, 0.0))
-        out[..., c + 2 : c + 4] = cv2.GaussianBlur(colour, (0, 0), 2 * s)
+        out[c + 1] = np.sqrt(np.maximum(cv2.GaussianBlur(squared, (0, 0), 2 * s) - mean * mean, 0.0))
+        out[c + 2 : c + 4] = cv2.GaussianBlur(colour, (0, 0), 2 * s).transpose(2, 0, 1)
     return out
+
+
+def pixels(feats: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The (n, CHANNELS) float32 rows of (CHANNELS, h, w) :func:`features` at the (h, w)
+    bool pixels ``where``, in row-major order."""
+    return np.ascontiguousarray(feats.reshape(CHANNELS, -1).take(np.flatnonzero(where), axis=1).T)
 
 
 def box_around(where: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
@@ -155,7 +163,7 @@ class PixelClassifier:
         import torch  # heavy: imported when the first object is tracked, not with the package
 
         feats = features(lab)
-        x = np.concatenate([feats[inside], feats[outside]])
+        x = np.concatenate([pixels(feats, inside), pixels(feats, outside)])
         y = np.zeros(len(x), np.float32)
         y[: int(inside.sum())] = 1.0
         self.mean, self.scale = x.mean(0), x.std(0) + np.float32(1e-3)
@@ -242,6 +250,5 @@ class TextureScores:
             return
         if self._feats is None:
             self._feats = self._future.result()
-        feats = self._feats.reshape(-1, CHANNELS).take(np.flatnonzero(todo), axis=0)  # = [todo], in 0.3x the time
-        self.logit[self._crop][todo] = self.classifier.score(feats)
+        self.logit[self._crop][todo] = self.classifier.score(pixels(self._feats, todo))
         self._done[self._crop] |= todo
