@@ -924,6 +924,7 @@ class ClassicSession:
         prev_gray: np.ndarray | None = None
         ahead = None  # the next frame: (t, image, hist, gray, its SharedFlow), when its flow was started early
         ready: dict[int, tuple[View, Future]] = {}  # this frame's views, prepared ahead (:meth:`_ask_ahead`)
+        decoded: tuple[int, Future] | None = None  # the frame after next, decoded by the flow worker
         flow_worker = pool("flow", 1) if self.config.threads > 1 else None
         for t in range(start_frame, stop, step):
             if ahead is not None and ahead[0] == t:
@@ -936,7 +937,10 @@ class ClassicSession:
             if flow_worker is not None and t + step != stop:
                 # The next frame's flow needs only the images: a worker computes it while
                 # this frame's objects are tracked (:mod:`.workers`), if it will be used.
-                next_image, next_hist, next_gray = self._whole(t + step)
+                if decoded is not None and decoded[0] == t + step:
+                    next_image, next_hist, next_gray = decoded[1].result()
+                else:
+                    next_image, next_hist, next_gray = self._whole(t + step)
                 ahead = (t + step, next_image, next_hist, next_gray,
                          SharedFlow(self.flow, self.search_view, self.full_size, gray, next_gray, flow_worker))
                 if self._reads_shared_flow(tracks, t + step - start_frame):
@@ -1000,6 +1004,10 @@ class ClassicSession:
                     self._take_refined(tracks, masks, refine(t, masks), cond)
             # Every mask of this frame is known: the next frame's views can be prepared.
             ready = self._ask_ahead(tracks, ahead[1], image, ahead[-1], flow_worker) if ahead is not None else {}
+            if ahead is not None and (stop - (t + 2 * step)) * step > 0:
+                # ... and the frame after it decoded, off this thread: behind those views in
+                # the worker's queue, ahead of the flow that will need it.
+                decoded = (t + 2 * step, flow_worker.submit(self._whole, t + 2 * step))
             with STAGES("lines"):
                 self._add_lines(tracks, masks, cond, image)
             self._tracked[t] = {o: encode(m) for o, m in masks.items()}
