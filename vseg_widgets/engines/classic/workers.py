@@ -8,7 +8,8 @@ with :attr:`.tracker.TrackerConfig.threads` above 1, a frame's work is shared:
 - the "flow" worker computes the *next* frame's shared flow (it needs only the two images,
   not this frame's masks, :meth:`.shared.SharedFlow.start`) while this frame's objects are
   tracked; then, once this frame's masks are known, each object's next view: the frame
-  prepared for it and its flow (:meth:`.tracker.ClassicSession._ask_ahead`);
+  prepared for it and its flow (:meth:`.tracker.ClassicSession._ask_ahead`); then it
+  decodes the frame after next;
 - the "cues" worker computes, while a step gathers the rest of its evidence, the cues that
   need only the frames and the warped mask: the local colour models, the colour posterior
   and the motion cue, the texture features, the guided filter's guide (:func:`soon`);
