@@ -141,6 +141,22 @@ def test_frame_and_mask_requests_answer_with_binary_buffers(player):
     assert sent == [({"type": "masks", "frame": 3, "objects": []}, [])]
 
 
+def test_the_masks_that_answer_a_prompt_carry_its_id_back(player, small_video):
+    # The player ends a click's latency on the masks that answer it, not on any masks
+    # message for the frame (an answer to an earlier request_masks, say).
+    _, gt = small_video
+    x, y = inside_point(gt)
+    sent = msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 1, "id": 7})
+    replies = [c for c, _ in sent if c["type"] == "masks"]
+    assert [c["frame"] for c in replies] == [0] and all(c["reply_to"] == 7 for c in replies)
+    sent = msg(player, {"type": "request_masks", "frames": [0]})  # no id: no reply_to
+    assert [c for c, _ in sent if c["type"] == "masks"] == [{"type": "masks", "frame": 0, "objects": [1]}]
+    for bad in ("7", 1.5, True, -1, 2**60):
+        sent = msg(player, {"type": "click", "frame": 0, "obj_id": 1, "x": x, "y": y, "label": 0, "id": bad})
+        assert len(errors(sent)) == 1 and "id must be an integer" in errors(sent)[0]
+    assert len(player.seg.prompts) == 1  # the refused clicks changed nothing
+
+
 def test_propagate_in_background_fills_every_frame(player, small_video):
     _, gt = small_video
     x, y = inside_point(gt)

@@ -34,8 +34,11 @@ propagate          direction: "forward" | "backward" | "both", scope: "next_prom
 cancel             -
 =================  ====================================================================
 
-Python -> browser messages: ``frame`` {frame} + [JPEG bytes]; ``masks`` {frame, objects}
-+ [one "runs-v1" buffer per object]; ``masks_reset`` {}; ``error`` {message}.
+Any message may carry ``id`` (an integer): the "masks" messages sent while it is handled
+carry it back as ``reply_to``, so the player knows which masks answer its click.
+
+Python -> browser messages: ``frame`` {frame} + [JPEG bytes]; ``masks`` {frame, objects[,
+reply_to]} + [one "runs-v1" buffer per object]; ``masks_reset`` {}; ``error`` {message}.
 """
 
 from __future__ import annotations
@@ -191,6 +194,8 @@ class Player(anywidget.AnyWidget):
         self._extra_labels: dict[int, str] = {}
         self._prompt_ids: dict = {}  # id(Prompt) -> Prompt, to see which frames a change touched
         self._send_lock = threading.Lock()  # read-then-send of masks is atomic: newest wins
+        # (thread, id) of the browser message being handled, whose masks replies carry its id
+        self._replying: tuple[int, int] | None = None
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
         self._jpeg_bytes = 0
         self._thread: threading.Thread | None = None
@@ -345,7 +350,15 @@ class Player(anywidget.AnyWidget):
             handler = getattr(self, "_msg_" + content["type"], None)
             if handler is None:
                 raise MessageError(f"unknown message type {content['type']!r:.40}.")
-            handler(content)
+            reply_id = content.get("id")
+            if reply_id is not None and (not isinstance(reply_id, int) or isinstance(reply_id, bool)
+                                         or not 0 <= reply_id < 2**53):
+                raise MessageError(f"id must be an integer in 0..2**53, got {reply_id!r:.20}.")
+            self._replying = None if reply_id is None else (threading.get_ident(), reply_id)
+            try:
+                handler(content)
+            finally:
+                self._replying = None
         except (VsegError, ValueError, IndexError, KeyError, TypeError) as exc:
             self._error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug of ours: report it, never raise into the kernel
@@ -698,11 +711,14 @@ class Player(anywidget.AnyWidget):
         self.send({"type": "frame", "frame": frame, "mime": "image/jpeg"}, buffers=[jpeg])
 
     def _send_masks(self, frames) -> None:
+        replying = self._replying
+        # Only this thread's handler's masks answer its message (not a propagation's, meanwhile).
+        reply = {"reply_to": replying[1]} if replying and replying[0] == threading.get_ident() else {}
         for frame in frames:
             with self._send_lock:  # read and send together, so a stale read never lands last
                 masks = self.seg.masks[frame]
                 self.send(
-                    {"type": "masks", "frame": frame, "objects": list(masks)},
+                    {"type": "masks", "frame": frame, "objects": list(masks), **reply},
                     buffers=[encode_mask(m) for m in masks.values()],
                 )
 

@@ -113,7 +113,11 @@ export class PlayerView {
   private lastSync = 0;
   private syncTimer: ReturnType<typeof setTimeout> | null = null;
   private drag: { start: Point; end: Point; x: number; y: number; negative: boolean; moved: boolean } | null = null;
-  private pendingClick: { t0: number; frame: number; version: number } | null = null;
+  // A prompt sent and not yet answered: its message id, and whether the kernel's masks
+  // reply to it (``reply_to``) came; other masks messages (answers to earlier requests)
+  // do not end it.
+  private pendingClick: { t0: number; frame: number; id: number; answered: boolean } | null = null;
+  private promptIds = 0;
   // A brush or eraser stroke being drawn, then shown until the frame's new masks arrive.
   private stroke: { frame: number; tool: "brush" | "eraser"; radius: number; points: Point[]; sent: boolean } | null = null;
   private hover: Point | null = null; // the pointer over the frame, for the brush outline
@@ -506,7 +510,11 @@ export class PlayerView {
   private onMessage(msg: any, buffers: any[]): void {
     if (!msg || typeof msg.type !== "string") return;
     if (msg.type === "frame") this.onFrame(msg.frame, bytesOf(buffers[0]), msg.mime ?? "image/jpeg");
-    else if (msg.type === "masks") this.onMasks(msg.frame, msg.objects, buffers.map(bytesOf));
+    else if (msg.type === "masks") {
+      const pc = this.pendingClick;
+      if (pc && msg.reply_to === pc.id) pc.answered = true;
+      this.onMasks(msg.frame, msg.objects, buffers.map(bytesOf));
+    }
     else if (msg.type === "masks_reset") {
       this.masks.clear();
       this.maskVersion++;
@@ -675,7 +683,7 @@ export class PlayerView {
     this.drawPrompts();
     this.debug.draws++;
     const pc = this.pendingClick;
-    if (pc && pc.frame === this.cur && this.maskVersion > pc.version && this.masks.has(this.cur)) {
+    if (pc && pc.answered && pc.frame === this.cur && this.masks.has(this.cur)) {
       this.debug.clickLatencies.push(performance.now() - pc.t0);
       this.pendingClick = null;
     }
@@ -894,11 +902,10 @@ export class PlayerView {
         const box = boxFromCorners(d.start, d.end);
         this.draw();
         if (!box) return;
-        this.pendingClick = { t0: performance.now(), frame: this.cur, version: this.maskVersion };
-        this.send({ type: "box", frame: this.cur, obj_id: obj, box });
+        this.send({ type: "box", frame: this.cur, obj_id: obj, box, id: this.expectReply(this.cur) });
       } else {
-        this.pendingClick = { t0: performance.now(), frame: this.cur, version: this.maskVersion };
-        this.send({ type: "click", frame: this.cur, obj_id: obj, x: d.start.x, y: d.start.y, label: d.negative ? 0 : 1 });
+        const id = this.expectReply(this.cur);
+        this.send({ type: "click", frame: this.cur, obj_id: obj, x: d.start.x, y: d.start.y, label: d.negative ? 0 : 1, id });
       }
     });
     c.addEventListener("pointercancel", () => {
@@ -908,12 +915,19 @@ export class PlayerView {
     });
   }
 
+  /** A new prompt message id, whose masks reply ends the latency measured from ``t0``. */
+  private expectReply(frame: number, t0: number = performance.now()): number {
+    const id = ++this.promptIds;
+    this.pendingClick = { t0, frame, id, answered: false };
+    return id;
+  }
+
   /** Send a finished stroke (simplified to half a pixel; a very long one in several parts). */
   private finishStroke(st: NonNullable<PlayerView["stroke"]>): void {
     st.sent = true;
     const msgs = strokeMessages(st.frame, this.model.get("selected"), st.tool, st.radius, st.points, this.W, this.H);
-    this.pendingClick = { t0: performance.now(), frame: st.frame, version: this.maskVersion };
-    for (const m of msgs) this.send(m as unknown as Record<string, unknown>);
+    const t0 = performance.now();
+    for (const m of msgs) this.send({ ...(m as unknown as Record<string, unknown>), id: this.expectReply(st.frame, t0) });
     this.debug.strokes += msgs.length;
     this.draw();
   }
