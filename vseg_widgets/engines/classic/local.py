@@ -62,9 +62,9 @@ class LocalColour:
         # Gathered by flat index, and laid out (10, n): the arithmetic below then runs on
         # contiguous rows (twice as fast as on the columns of (n, 10), same values).
         at = src_y * self._fg.shape[1] + src_x
-        fg = self._fg.reshape(-1, 10).take(at, axis=0).T
+        fg = np.ascontiguousarray(self._fg.reshape(-1, 10).take(at, axis=0).T)
         f = fg / self._area  # (10, n) moments per window, divided by the window's area
-        b = (self._total.reshape(-1, 10).take(at, axis=0).T - fg) / self._area
+        b = (np.ascontiguousarray(self._total.reshape(-1, 10).take(at, axis=0).T) - fg) / self._area
         lab = np.ascontiguousarray(lab.T)
         lf, nf = _log_gauss(lab, f)
         lb, nb = _log_gauss(lab, b)
@@ -74,7 +74,6 @@ class LocalColour:
 
 def _log_gauss(c: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Log density of (3, n) colours under Gaussians given by (10, n) raw moments; and n0."""
-    m = np.ascontiguousarray(m)
     n = np.maximum(m[0], 1e-6)
     mu = m[1:4] / n
     s00 = m[4] / n - mu[0] ** 2 + COV_EPS
